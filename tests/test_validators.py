@@ -1,0 +1,189 @@
+"""The questions refuse bad answers with a message that says what to type, and accept good ones."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+CopyTemplate = Callable[[Mapping[str, Any]], Path]
+
+RESOURCE_TYPES = "str, text, int, float, decimal, bool, date, datetime, uuid, email, url"
+
+# (answers, question, the part of the message that tells the user what to do)
+REFUSED: list[Any] = [
+    pytest.param(
+        {"project_name": "1st API"},
+        "project_name",
+        'Start with a letter and use only letters, digits, spaces, "-" or "_"',
+        id="project_name-starts-with-digit",
+    ),
+    pytest.param(
+        {"project_name": "acme/api"},
+        "project_name",
+        'Start with a letter and use only letters, digits, spaces, "-" or "_"',
+        id="project_name-has-slash",
+    ),
+    pytest.param(
+        {"author_email": "dev.example.com"},
+        "author_email",
+        "Type an email address such as dev@example.com",
+        id="author_email-no-at",
+    ),
+    pytest.param(
+        {"python_version": "3.10"},
+        "python_version",
+        "Type a version of the form 3.X with X at least 11",
+        id="python_version-3.10",
+    ),
+    pytest.param(
+        {"python_version": "abc"},
+        "python_version",
+        "Type a version of the form 3.X with X at least 11",
+        id="python_version-abc",
+    ),
+    pytest.param(
+        {"database_url": "mysql://user:pw@localhost/app"},
+        "database_url",
+        "Use a SQLite URL (sqlite:///./app.db) or a PostgreSQL URL",
+        id="database_url-mysql",
+    ),
+    pytest.param(
+        {"database_url": "postgresql:///app"},
+        "database_url",
+        "Add a host to the PostgreSQL URL, e.g. postgresql://user:password@localhost:5432/dbname",
+        id="database_url-postgresql-without-host",
+    ),
+    pytest.param(
+        {"resources": "import: {title: str}"},
+        "resources",
+        'resource name "import" is a Python keyword; choose another name',
+        id="resources-keyword-resource",
+    ),
+    pytest.param(
+        {"resources": "todo: {class: str}"},
+        "resources",
+        'field "todo.class" is a Python keyword; choose another name',
+        id="resources-keyword-field",
+    ),
+    *(
+        pytest.param(
+            {"resources": f"todo: {{title: str, {column}: int}}"},
+            "resources",
+            f'field "todo.{column}" clashes with a generated name',
+            id=f"resources-reserved-{column}",
+        )
+        for column in ("id", "owner_id", "created_at", "updated_at")
+    ),
+    pytest.param(
+        {"resources": "todo: {title: string}"},
+        "resources",
+        f'field "todo.title": unknown type "string"; use one of {RESOURCE_TYPES}',
+        id="resources-unknown-type",
+    ),
+    pytest.param(
+        {"resources": "todo: {count: int = abc}"},
+        "resources",
+        'field "todo.count": default "abc" must be a whole number',
+        id="resources-bad-int-default",
+    ),
+    pytest.param(
+        {"resources": "todo: {due: date = 2020-01-01}"},
+        "resources",
+        'field "todo.due": default "2020-01-01" is not supported for date fields',
+        id="resources-date-default",
+    ),
+    pytest.param(
+        {"resources": "user: {name: str}"},
+        "resources",
+        'resource name "user" is used by the generated app',
+        id="resources-reserved-name",
+    ),
+    pytest.param(
+        {"resources": "42"},
+        "resources",
+        "resources must be a mapping of resource names to fields",
+        id="resources-not-a-mapping",
+    ),
+    *(
+        pytest.param(
+            {"access_token_minutes": minutes},
+            "access_token_minutes",
+            "Type a whole number of minutes from 1 to 60",
+            id=f"access_token_minutes-{minutes}",
+        )
+        for minutes in (0, -5, 61)
+    ),
+    *(
+        pytest.param(
+            {"refresh_token_days": days},
+            "refresh_token_days",
+            "Type a whole number of days from 1 to 90",
+            id=f"refresh_token_days-{days}",
+        )
+        for days in (0, 91)
+    ),
+]
+
+
+@pytest.mark.parametrize(("answers", "question", "advice"), REFUSED)
+def test_bad_answer_is_refused_with_advice(
+    copy_template: CopyTemplate, answers: dict[str, Any], question: str, advice: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^Validation error for question '{question}': ") as error:
+        copy_template(answers)
+    assert advice in str(error.value)
+
+
+def test_list_shorthand_renders_each_resource(copy_template: CopyTemplate) -> None:
+    project = copy_template({"resources": "[todo, note]"})
+
+    packages = sorted(path.name for path in (project / "app").iterdir() if path.is_dir())
+    assert {"todo", "note"} <= set(packages), packages
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["resources"] == ["todo", "note"]
+
+
+PASSWORD_URL = "postgres://app:Sup3r-Secret-pw@db.example.com:5432/app"
+NEON_POOLED_URL = (
+    "postgresql://u:p@ep-cool-1-pooler.eu-central-1.aws.neon.tech/db"
+    "?sslmode=require&channel_binding=require"
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param(PASSWORD_URL, id="postgres-scheme"),
+        pytest.param(NEON_POOLED_URL, id="neon-pooled"),
+    ],
+)
+def test_database_url_goes_to_env_file_only(copy_template: CopyTemplate, url: str) -> None:
+    project = copy_template({"database_url": url})
+
+    env_file = (project / ".env").read_text()
+    answers_file = (project / ".copier-answers.yml").read_text()
+    assert url in env_file
+    assert url not in answers_file
+    assert "Sup3r-Secret-pw" not in answers_file
+    assert "ep-cool-1-pooler" not in answers_file
+
+
+SECRET_KEY_LINE = re.compile(r"""^SECRET_KEY=["']?(?P<key>[0-9a-f]{64,})["']?$""", re.MULTILINE)
+
+
+def test_secret_key_is_generated_into_env_file_only(copy_template: CopyTemplate) -> None:
+    first, second = copy_template({}), copy_template({})
+
+    keys = []
+    for project in (first, second):
+        env_file = (project / ".env").read_text()
+        match = SECRET_KEY_LINE.search(env_file)
+        assert match, f"no SECRET_KEY= line of 64+ hex characters in .env:\n{env_file}"
+        assert match["key"] not in (project / ".copier-answers.yml").read_text()
+        keys.append(match["key"])
+    assert keys[0] != keys[1], "two renders got the same SECRET_KEY"
