@@ -1,0 +1,176 @@
+"""Each sample render is clean, lints, type-checks, passes its own suite and migrates both ways.
+
+Every check runs the rendered project's own tools with this environment's interpreter, in the
+rendered directory, so the rendered ``pyproject.toml`` decides their settings. One render per
+answer set (``helpers.RENDERS``) serves all the checks on it.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import tomllib
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from pathlib import Path
+
+import psycopg
+import pytest
+from helpers import (
+    RENDERS,
+    clean_env,
+    explain,
+    python_module,
+    run,
+    temporary_postgres_database,
+)
+from packaging.requirements import Requirement
+
+# Folders the tools below write into a project; nothing in them was rendered.
+TOOL_CACHES = frozenset({"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".venv"})
+# A Jinja delimiter left behind. GitHub Actions' own "${{ ... }}" is meant to stay.
+JINJA_MARKER = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+
+STATIC_CHECKS = {
+    "ruff-check": ("ruff", "check", "."),
+    "ruff-format": ("ruff", "format", "--check", "--diff", "."),
+    "mypy": ("mypy", "."),
+}
+
+
+@pytest.fixture(scope="session", params=list(RENDERS))
+def project(request: pytest.FixtureRequest, render: Callable[[str], Path]) -> Path:
+    """A rendered sample project, one per entry of ``RENDERS``."""
+    return render(request.param)
+
+
+@pytest.fixture(scope="session")
+def tool_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A clean environment whose tool caches live outside the projects and are shared by them."""
+    caches = tmp_path_factory.mktemp("tool-caches")
+    return clean_env(
+        ENVIRONMENT="test",
+        MYPY_CACHE_DIR=str(caches / "mypy"),
+        RUFF_CACHE_DIR=str(caches / "ruff"),
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """``(backend, url)`` of an empty database that lives for one test."""
+    if request.param == "sqlite":
+        yield "sqlite", f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    server_url = request.getfixturevalue("postgres_url")
+    with temporary_postgres_database(server_url) as url:
+        yield "postgresql", url
+
+
+def rendered_files(project: Path) -> Iterator[Path]:
+    """Every file the render wrote, without what tools cached there since."""
+    for path in project.rglob("*"):
+        if path.is_file() and TOOL_CACHES.isdisjoint(path.relative_to(project).parts):
+            yield path
+
+
+def test_no_template_syntax_left(project: Path) -> None:
+    leftovers = []
+    for path in rendered_files(project):
+        relative = path.relative_to(project)
+        if path.name.endswith(".jinja"):
+            leftovers.append(f"{relative}: .jinja file name")
+        text = path.read_text(errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if JINJA_MARKER.search(line):
+                leftovers.append(f"{relative}:{number}: {line.strip()}")
+    assert not leftovers, "template syntax in the render:\n" + "\n".join(leftovers)
+
+
+def unmet(requirement: Requirement, seen: set[str]) -> list[str]:
+    """Why ``requirement`` (with its extras) is not satisfied by this environment, if it is not."""
+    if str(requirement) in seen:
+        return []
+    seen.add(str(requirement))
+    try:
+        installed = metadata.version(requirement.name)
+    except metadata.PackageNotFoundError:
+        return [f"{requirement}: not installed"]
+    problems = []
+    if not requirement.specifier.contains(installed, prereleases=True):
+        problems.append(f"{requirement}: {installed} is installed")
+    for extra in requirement.extras:
+        for line in metadata.requires(requirement.name) or []:
+            needed = Requirement(line)
+            if needed.marker is not None and needed.marker.evaluate({"extra": extra}):
+                problems += unmet(needed, seen)
+    return problems
+
+
+def test_rendered_dependencies_are_installed_here(project: Path) -> None:
+    """The template env must hold what every render needs, or the other checks test nothing."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    requirements = [
+        *pyproject["project"]["dependencies"],
+        *pyproject["dependency-groups"]["dev"],
+    ]
+    seen: set[str] = set()
+    problems = [problem for line in requirements for problem in unmet(Requirement(line), seen)]
+    assert not problems, (
+        "add these to the template repo's pyproject.toml dev group, then `uv lock`:\n"
+        + "\n".join(problems)
+    )
+
+
+@pytest.mark.parametrize("check", list(STATIC_CHECKS))
+def test_static_check_passes(project: Path, tool_env: dict[str, str], check: str) -> None:
+    result = run(python_module(*STATIC_CHECKS[check]), cwd=project, env=tool_env)
+    assert result.returncode == 0, explain(result)
+
+
+def test_project_suite_passes(
+    project: Path, tool_env: dict[str, str], database: tuple[str, str]
+) -> None:
+    backend, url = database
+    env = dict(tool_env)
+    if backend == "postgresql":
+        env["TEST_DATABASE_URL"] = url
+    # pytest-copie is installed here but not in a rendered project's own environment.
+    result = run(python_module("pytest", "-q", "-p", "no:copie"), cwd=project, env=env)
+    ran_nothing = "the suite ran no test (exit code 5)\n" if result.returncode == 5 else ""
+    assert result.returncode == 0, ran_nothing + explain(result)
+    assert re.search(r"\b\d+ passed\b", result.stdout), explain(result)
+
+
+def table_names(backend: str, url: str) -> set[str]:
+    """The tables of the database at ``url``."""
+    if backend == "sqlite":
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+            rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return {name for (name,) in rows}
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {name for (name,) in rows}
+
+
+def test_migrations_upgrade_check_and_downgrade(
+    project: Path, tool_env: dict[str, str], database: tuple[str, str]
+) -> None:
+    backend, url = database
+    env = {**tool_env, "DATABASE_URL": url}
+
+    def alembic(*args: str) -> str:
+        result = run(python_module("alembic", *args), cwd=project, env=env)
+        assert result.returncode == 0, explain(result)
+        return result.stdout + result.stderr
+
+    alembic("upgrade", "head")
+    assert table_names(backend, url) - {"alembic_version"}, "upgrade head created no table"
+
+    output = alembic("check")
+    assert "No new upgrade operations detected" in output, output
+
+    alembic("downgrade", "base")
+    assert table_names(backend, url) <= {"alembic_version"}, "downgrade base left tables behind"
+
+    # A second upgrade proves the downgrade also removed indexes, types and sequences.
+    alembic("upgrade", "head")
