@@ -1,0 +1,35 @@
+"""A user's first steps work: the rendered README's install and test commands, in a new virtualenv.
+
+The other render checks borrow this repo's environment; this one builds the project's own from its
+``pyproject.toml`` alone, so a dependency missing from the rendered list fails here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from helpers import clean_env, explain, run
+
+# uv is in this repo's dev group, so `python -m uv` works wherever these tests run.
+UV = (sys.executable, "-m", "uv")
+# (what the rendered README tells a user to type, the uv arguments this test runs for it)
+README_STEPS = (("uv sync", ("sync",)), ("uv run pytest", ("run", "pytest", "-q")))
+
+
+def test_readme_install_and_test_commands_pass(
+    render: Callable[[str], Path], tmp_path: Path
+) -> None:
+    # A copy, so the new .venv does not leak into the other checks on the shared render.
+    project = shutil.copytree(render("defaults"), tmp_path / "project")
+    readme = (project / "README.md").read_text()
+    env = clean_env(ENVIRONMENT="test", UV_PYTHON_DOWNLOADS="never")
+
+    for step, uv_args in README_STEPS:
+        assert step in readme, f"the rendered README no longer says `{step}`"
+        result = run((*UV, *uv_args), cwd=project, env=env)
+        assert result.returncode == 0, explain(result)
+    assert "passed" in result.stdout, explain(result)
+    assert (project / ".venv").is_dir(), "uv sync made no .venv in the project"
