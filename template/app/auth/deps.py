@@ -1,0 +1,56 @@
+"""Who is calling: the bearer token, the user behind it, and the admin check (the only one)."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.auth import service
+from app.auth.models import Role, User
+from app.core.config import Settings
+from app.core.db import SessionDep
+from app.core.errors import AuthenticationError, ForbiddenError
+from app.core.security import TokenClaims, decode_token
+
+# Reads only the Authorization header: a token in the query string is never looked at.
+bearer_token = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_access_claims(
+    settings: SettingsDep, token: Annotated[str | None, Depends(bearer_token)]
+) -> TokenClaims:
+    if not token:
+        raise AuthenticationError
+    return decode_token(settings, token, expected_type="access")
+
+
+AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
+
+
+async def get_current_user(session: SessionDep, claims: AccessClaims) -> User:
+    user = await service.get_session_user(
+        session=session, user_id=claims.sub, session_id=claims.sid
+    )
+    if user is None:
+        raise AuthenticationError
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_admin(user: CurrentUser) -> User:
+    if user.role != Role.ADMIN:
+        raise ForbiddenError("This action needs the admin role.")
+    return user
+
+
+AdminUser = Annotated[User, Depends(require_admin)]

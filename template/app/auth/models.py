@@ -1,0 +1,144 @@
+"""Users and their sign-in sessions: the tables, and the schemas the API reads and writes."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from pydantic import EmailStr, StringConstraints
+from sqlalchemy import Column, Enum, Index
+from sqlmodel import Field, SQLModel
+
+from app.core.models import FORBID_EXTRA, utcnow
+from app.core.pagination import Page, PageQuery
+
+# ASVS V6.2: at least 12 characters, long passphrases allowed, nothing trimmed or truncated.
+Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
+FullName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+# Tables.
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    full_name: str | None = Field(default=None, max_length=200)
+    password_hash: str = Field(max_length=255)
+    role: Role = Field(
+        default=Role.USER,
+        sa_column=Column(
+            Enum(
+                Role,
+                native_enum=False,
+                length=16,
+                values_callable=lambda roles: [r.value for r in roles],
+            ),
+            nullable=False,
+        ),
+    )
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuthSession(SQLModel, table=True):
+    """One sign-in: the family of refresh tokens that rotate from one login."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_user_id", "user_id"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    user_id: UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class RefreshToken(SQLModel, table=True):
+    """A refresh token, kept as a hash; `used_at` marks it spent after one rotation."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_session_id", "session_id"),)
+
+    id: UUID = Field(primary_key=True)
+    session_id: UUID = Field(foreign_key="auth_sessions.id", ondelete="CASCADE")
+    token_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+# Schemas.
+
+
+class Registration(SQLModel):
+    """What a new user sends to sign up."""
+
+    model_config = FORBID_EXTRA
+
+    email: EmailStr = Field(max_length=320)
+    password: Password
+    full_name: FullName | None = None
+
+
+class UserPublic(SQLModel):
+    """A user as the API shows it: never the password hash."""
+
+    id: UUID
+    email: str
+    full_name: str | None
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+
+class ProfileUpdate(SQLModel):
+    """The fields a user may change on their own profile."""
+
+    model_config = FORBID_EXTRA
+
+    email: EmailStr = Field(default=None, max_length=320)
+    full_name: FullName | None = None
+
+
+class PasswordChange(SQLModel):
+    model_config = FORBID_EXTRA
+
+    current_password: str = Field(max_length=128)
+    new_password: Password
+
+
+class UserAdminUpdate(SQLModel):
+    """What an admin may change on another user."""
+
+    model_config = FORBID_EXTRA
+
+    role: Role = Field(default=None)
+    is_active: bool = Field(default=None)
+
+
+class RefreshRequest(SQLModel):
+    model_config = FORBID_EXTRA
+
+    refresh_token: str = Field(max_length=4096)
+
+
+class TokenPair(SQLModel):
+    """The OAuth2 token response, with the refresh token that renews it."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
+    expires_in: int
+    refresh_token: str
+
+
+UserPage = Page[UserPublic]
+UserQuery = PageQuery

@@ -1,0 +1,101 @@
+"""Sign-up, sign-in, tokens, the caller's own account, and user administration."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.auth import service
+from app.auth.deps import AccessClaims, AdminUser, CurrentUser, SettingsDep
+from app.auth.models import (
+    PasswordChange,
+    ProfileUpdate,
+    RefreshRequest,
+    Registration,
+    TokenPair,
+    UserAdminUpdate,
+    UserPage,
+    UserPublic,
+    UserQuery,
+)
+from app.core.db import SessionDep
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+users_router = APIRouter(prefix="/users", tags=["users"])
+admin_router = APIRouter(prefix="/admin", tags=["admin"])
+
+LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+
+
+@auth_router.post("/register", status_code=status.HTTP_201_CREATED)
+async def register(session: SessionDep, data: Registration) -> UserPublic:
+    """Create an account."""
+    user = await service.register(session=session, data=data)
+    return UserPublic.model_validate(user)
+
+
+@auth_router.post("/login")
+async def login(session: SessionDep, settings: SettingsDep, form: LoginForm) -> TokenPair:
+    """Sign in with email (as `username`) and password; get an access and a refresh token."""
+    user = await service.authenticate(session=session, email=form.username, password=form.password)
+    return await service.start_session(session=session, settings=settings, user=user)
+
+
+@auth_router.post("/refresh")
+async def refresh(session: SessionDep, settings: SettingsDep, data: RefreshRequest) -> TokenPair:
+    """Trade a refresh token for a new pair; the old refresh token is spent."""
+    return await service.rotate_refresh_token(
+        session=session, settings=settings, refresh_token=data.refresh_token
+    )
+
+
+@auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, data: RefreshRequest
+) -> None:
+    """End the session of this refresh token."""
+    await service.logout(
+        session=session, settings=settings, user=user, refresh_token=data.refresh_token
+    )
+
+
+@users_router.get("/me")
+async def read_me(user: CurrentUser) -> UserPublic:
+    """Your profile."""
+    return UserPublic.model_validate(user)
+
+
+@users_router.patch("/me")
+async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdate) -> UserPublic:
+    """Change your email or name."""
+    updated = await service.update_profile(session=session, user=user, data=data)
+    return UserPublic.model_validate(updated)
+
+
+@users_router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    session: SessionDep, user: CurrentUser, claims: AccessClaims, data: PasswordChange
+) -> None:
+    """Change your password; every other session ends."""
+    await service.change_password(
+        session=session, user=user, current_session_id=claims.sid, data=data
+    )
+
+
+@admin_router.get("/users")
+async def list_users(
+    session: SessionDep, _admin: AdminUser, query: Annotated[UserQuery, Query()]
+) -> UserPage:
+    """List all users (admins only)."""
+    page = await service.list_users(session=session, query=query)
+    return UserPage.model_validate(page, from_attributes=True)
+
+
+@admin_router.patch("/users/{user_id}")
+async def update_user(
+    session: SessionDep, admin: AdminUser, user_id: UUID, data: UserAdminUpdate
+) -> UserPublic:
+    """Change a user's role or active flag (admins only)."""
+    user = await service.update_user(session=session, actor=admin, user_id=user_id, data=data)
+    return UserPublic.model_validate(user)

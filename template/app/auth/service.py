@@ -1,0 +1,279 @@
+"""Sign-up, sign-in, token rotation and user management: the rules, with no HTTP in sight."""
+
+import hmac
+import logging
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.models import (
+    AuthSession,
+    PasswordChange,
+    ProfileUpdate,
+    RefreshToken,
+    Registration,
+    Role,
+    TokenPair,
+    User,
+    UserAdminUpdate,
+    UserQuery,
+)
+from app.core.config import Settings
+from app.core.errors import AppError, AuthenticationError, ConflictError, NotFoundError
+from app.core.models import utcnow
+from app.core.pagination import Page, paginate
+from app.core.security import (
+    create_token,
+    decode_token,
+    fingerprint,
+    hash_password,
+    verify_password,
+)
+
+logger = logging.getLogger(__name__)
+
+SIGN_IN_FAILED = "Incorrect email or password"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def find_user_by_email(*, session: AsyncSession, email: str) -> User | None:
+    statement = select(User).where(User.email == normalize_email(email))
+    return (await session.exec(statement)).first()
+
+
+async def register(*, session: AsyncSession, data: Registration, role: Role = Role.USER) -> User:
+    if await find_user_by_email(session=session, email=data.email):
+        raise ConflictError("An account with this email already exists.")
+    user = User(
+        email=normalize_email(data.email),
+        full_name=data.full_name,
+        password_hash=await hash_password(data.password),
+        role=role,
+    )
+    session.add(user)
+    await session.commit()
+    return user
+
+
+async def authenticate(*, session: AsyncSession, email: str, password: str) -> User:
+    """The same failure, in about the same time, for an unknown, disabled or wrong-password user."""
+    user = await find_user_by_email(session=session, email=email)
+    matches, upgraded_hash = await verify_password(password, user.password_hash if user else None)
+    if user is None or not matches or not user.is_active:
+        logger.info("Sign-in failed")
+        raise AuthenticationError(SIGN_IN_FAILED)
+    if upgraded_hash:
+        user.password_hash = upgraded_hash
+        await session.commit()
+    logger.info("Sign-in succeeded for user %s", user.id)
+    return user
+
+
+async def start_session(*, session: AsyncSession, settings: Settings, user: User) -> TokenPair:
+    now = utcnow()
+    auth_session = AuthSession(
+        user_id=user.id, expires_at=now + timedelta(days=settings.refresh_token_days)
+    )
+    session.add(auth_session)
+    return await _issue_tokens(
+        session=session, settings=settings, auth_session=auth_session, now=now
+    )
+
+
+async def _issue_tokens(
+    *, session: AsyncSession, settings: Settings, auth_session: AuthSession, now: datetime
+) -> TokenPair:
+    """A new access token and the next refresh token of the session; commits."""
+    user_id, session_id = auth_session.user_id, auth_session.id
+    access_expires = now + timedelta(minutes=settings.access_token_minutes)
+    access_token, _ = create_token(
+        settings,
+        kind="access",
+        user_id=user_id,
+        session_id=session_id,
+        now=now,
+        expires=access_expires,
+    )
+    refresh_token, refresh_id = create_token(
+        settings,
+        kind="refresh",
+        user_id=user_id,
+        session_id=session_id,
+        now=now,
+        expires=auth_session.expires_at,
+    )
+    session.add(
+        RefreshToken(
+            id=refresh_id,
+            session_id=auth_session.id,
+            token_hash=fingerprint(refresh_token),
+            expires_at=auth_session.expires_at,
+        )
+    )
+    await session.commit()
+    return TokenPair(
+        access_token=access_token,
+        expires_in=settings.access_token_minutes * 60,
+        refresh_token=refresh_token,
+    )
+
+
+async def rotate_refresh_token(
+    *, session: AsyncSession, settings: Settings, refresh_token: str
+) -> TokenPair:
+    """Spend a refresh token for a new pair; a spent token that comes back ends its session."""
+    claims = decode_token(settings, refresh_token, expected_type="refresh")
+    stored = await session.get(RefreshToken, claims.jti)
+    if (
+        stored is None
+        or stored.session_id != claims.sid
+        or not hmac.compare_digest(stored.token_hash, fingerprint(refresh_token))
+    ):
+        raise AuthenticationError
+    now = utcnow()
+    # Atomic: of two concurrent uses of one token, only one can mark it spent.
+    spend = (
+        update(RefreshToken)
+        .where(col(RefreshToken.id) == stored.id, col(RefreshToken.used_at).is_(None))
+        .values(used_at=now)
+    )
+    if (await session.exec(spend)).rowcount != 1:
+        await _revoke_sessions(session=session, where=col(AuthSession.id) == claims.sid, now=now)
+        await session.commit()
+        logger.warning("Refresh token reused; session %s revoked", claims.sid)
+        raise AuthenticationError
+    auth_session = await _live_session(session=session, session_id=claims.sid, now=now)
+    if auth_session is None:
+        await session.commit()
+        raise AuthenticationError
+    return await _issue_tokens(
+        session=session, settings=settings, auth_session=auth_session, now=now
+    )
+
+
+async def _live_session(
+    *, session: AsyncSession, session_id: UUID, now: datetime
+) -> AuthSession | None:
+    statement = (
+        select(AuthSession)
+        .join(User)
+        .where(
+            col(AuthSession.id) == session_id,
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > now,
+            col(User.is_active),
+        )
+    )
+    return (await session.exec(statement)).first()
+
+
+async def _revoke_sessions(
+    *, session: AsyncSession, where: ColumnElement[bool], now: datetime
+) -> None:
+    revoke = (
+        update(AuthSession)
+        .where(where, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    await session.exec(revoke)
+
+
+async def get_session_user(
+    *, session: AsyncSession, user_id: UUID, session_id: UUID
+) -> User | None:
+    """The active user behind a live session: logout, disabling and role changes act at once."""
+    statement = (
+        select(User)
+        .join(AuthSession)
+        .where(
+            col(User.id) == user_id,
+            col(User.is_active),
+            col(AuthSession.id) == session_id,
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > utcnow(),
+        )
+    )
+    return (await session.exec(statement)).first()
+
+
+async def logout(
+    *, session: AsyncSession, settings: Settings, user: User, refresh_token: str
+) -> None:
+    """End the session the refresh token belongs to, if it is the caller's."""
+    claims = decode_token(settings, refresh_token, expected_type="refresh")
+    if claims.sub == user.id:
+        where = (col(AuthSession.id) == claims.sid) & (col(AuthSession.user_id) == user.id)
+        await _revoke_sessions(session=session, where=where, now=utcnow())
+        await session.commit()
+        logger.info("User %s signed out of session %s", user.id, claims.sid)
+
+
+async def update_profile(*, session: AsyncSession, user: User, data: ProfileUpdate) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    if "email" in changes:
+        changes["email"] = normalize_email(changes["email"])
+        other = await find_user_by_email(session=session, email=changes["email"])
+        if other is not None and other.id != user.id:
+            raise ConflictError("An account with this email already exists.")
+    user.sqlmodel_update(changes)
+    user.updated_at = utcnow()
+    await session.commit()
+    return user
+
+
+async def change_password(
+    *, session: AsyncSession, user: User, current_session_id: UUID, data: PasswordChange
+) -> None:
+    """Set a new password and end every other session of the user."""
+    matches, _ = await verify_password(data.current_password, user.password_hash)
+    if not matches:
+        raise AppError("The current password is incorrect.")
+    user.password_hash = await hash_password(data.new_password)
+    user.updated_at = utcnow()
+    others = (col(AuthSession.user_id) == user.id) & (col(AuthSession.id) != current_session_id)
+    await _revoke_sessions(session=session, where=others, now=utcnow())
+    await session.commit()
+    logger.info("User %s changed their password; other sessions revoked", user.id)
+
+
+async def list_users(*, session: AsyncSession, query: UserQuery) -> Page[User]:
+    return await paginate(session, User, query)
+
+
+async def update_user(
+    *, session: AsyncSession, actor: User, user_id: UUID, data: UserAdminUpdate
+) -> User:
+    """An admin changes another user's role or active flag; disabling ends their sessions."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("No such user.")
+    if user.id == actor.id:
+        raise ConflictError("Admins cannot change their own role or status; ask another admin.")
+    changes = data.model_dump(exclude_unset=True)
+    user.sqlmodel_update(changes)
+    user.updated_at = utcnow()
+    if changes.get("is_active") is False:
+        await _revoke_sessions(
+            session=session, where=col(AuthSession.user_id) == user.id, now=utcnow()
+        )
+    await session.commit()
+    logger.info("Admin %s changed user %s: %s", actor.id, user.id, sorted(changes))
+    return user
+
+
+async def promote(*, session: AsyncSession, email: str) -> User:
+    """Make an existing user an admin (the first admin comes from `python -m app.cli`)."""
+    user = await find_user_by_email(session=session, email=email)
+    if user is None:
+        raise NotFoundError(f"No user with the email {normalize_email(email)!r}.")
+    user.role = Role.ADMIN
+    user.updated_at = utcnow()
+    await session.commit()
+    logger.info("User %s is now an admin", user.id)
+    return user

@@ -1,0 +1,35 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.core.db import SessionDep
+from app.core.errors import AppError
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+class Health(BaseModel):
+    status: str = "ok"
+
+
+class DatabaseUnavailableError(AppError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+@router.get("/live")
+async def live() -> Health:
+    """The process is up."""
+    return Health()
+
+
+@router.get("/ready", responses={503: {"description": "The database cannot be reached"}})
+async def ready(session: SessionDep) -> Health:
+    """The process can serve: the database answers."""
+    try:
+        connection = await session.connection()
+        await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise DatabaseUnavailableError("The database is unavailable.") from exc
+    return Health()
