@@ -18,6 +18,7 @@ from app.core.middleware import (
     SecurityHeadersMiddleware,
     ServerErrorMiddleware,
 )
+from app.core.rate_limit import RateLimiter
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.rate_limiter = RateLimiter()
 
     install_error_handlers(app)
     app.include_router(health.router)

@@ -3,13 +3,14 @@
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from app.auth import service
 from app.auth.models import Role, User
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import AuthenticationError, ForbiddenError
+from app.core.rate_limit import RateLimiter
 from app.core.security import TokenClaims, decode_token
 
 # Reads only the Authorization header: a token in the query string is never looked at.
@@ -54,3 +55,30 @@ def require_admin(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(require_admin)]
+
+
+LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+
+
+def _client(request: Request) -> tuple[RateLimiter, str]:
+    """The limiter and the caller's address (behind a proxy, run uvicorn with
+    --forwarded-allow-ips set to the proxy's address so that this is the real client)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter, request.client.host if request.client else "unknown"
+
+
+async def limit_login(request: Request, settings: SettingsDep, form: LoginForm) -> None:
+    """Throttle password guessing per client address and per account."""
+    limiter, address = _client(request)
+    await limiter.hit(settings.login_rate_limit, "login", address)
+    await limiter.hit(settings.login_account_rate_limit, "login-account", form.username.lower())
+
+
+async def limit_register(request: Request, settings: SettingsDep) -> None:
+    limiter, address = _client(request)
+    await limiter.hit(settings.register_rate_limit, "register", address)
+
+
+async def limit_refresh(request: Request, settings: SettingsDep) -> None:
+    limiter, address = _client(request)
+    await limiter.hit(settings.refresh_rate_limit, "refresh", address)

@@ -4,10 +4,18 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, status
-from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service
-from app.auth.deps import AccessClaims, AdminUser, CurrentUser, SettingsDep
+from app.auth.deps import (
+    AccessClaims,
+    AdminUser,
+    CurrentUser,
+    LoginForm,
+    SettingsDep,
+    limit_login,
+    limit_refresh,
+    limit_register,
+)
 from app.auth.models import (
     PasswordChange,
     ProfileUpdate,
@@ -25,24 +33,24 @@ auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
 
-LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
 
-
-@auth_router.post("/register", status_code=status.HTTP_201_CREATED)
+@auth_router.post(
+    "/register", status_code=status.HTTP_201_CREATED, dependencies=[Depends(limit_register)]
+)
 async def register(session: SessionDep, data: Registration) -> UserPublic:
     """Create an account."""
     user = await service.register(session=session, data=data)
     return UserPublic.model_validate(user)
 
 
-@auth_router.post("/login")
+@auth_router.post("/login", dependencies=[Depends(limit_login)])
 async def login(session: SessionDep, settings: SettingsDep, form: LoginForm) -> TokenPair:
     """Sign in with email (as `username`) and password; get an access and a refresh token."""
     user = await service.authenticate(session=session, email=form.username, password=form.password)
     return await service.start_session(session=session, settings=settings, user=user)
 
 
-@auth_router.post("/refresh")
+@auth_router.post("/refresh", dependencies=[Depends(limit_refresh)])
 async def refresh(session: SessionDep, settings: SettingsDep, data: RefreshRequest) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token is spent."""
     return await service.rotate_refresh_token(

@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -22,11 +22,11 @@ class AppError(Exception):
     """A failure that a service reports; one handler turns it into a problem response."""
 
     status_code: int = status.HTTP_400_BAD_REQUEST
-    headers: ClassVar[dict[str, str] | None] = None
 
-    def __init__(self, detail: str | None = None) -> None:
+    def __init__(self, detail: str | None = None, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers
 
 
 class NotFoundError(AppError):
@@ -45,10 +45,16 @@ class AuthenticationError(AppError):
     """Any bad, missing, expired or revoked credential: always the same 401."""
 
     status_code = status.HTTP_401_UNAUTHORIZED
-    headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": "Bearer"}
 
     def __init__(self, detail: str = "Could not validate credentials") -> None:
-        super().__init__(detail)
+        super().__init__(detail, {"WWW-Authenticate": "Bearer"})
+
+
+class RateLimitedError(AppError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many requests; retry later.", {"Retry-After": str(retry_after)})
 
 
 def problem_body(status_code: int, detail: str | None = None, **extra: Any) -> dict[str, Any]:
