@@ -13,7 +13,9 @@ from app.core.models import FORBID_EXTRA, utcnow
 from app.core.pagination import Page, PageQuery
 
 # ASVS V6.2: at least 12 characters, long passphrases allowed, nothing trimmed or truncated.
-Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
+MAX_PASSWORD_LENGTH = 128
+MAX_EMAIL_LENGTH = 320
+Password = Annotated[str, StringConstraints(min_length=12, max_length=MAX_PASSWORD_LENGTH)]
 FullName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -29,7 +31,7 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
-    email: str = Field(max_length=320, unique=True, index=True)
+    email: str = Field(max_length=MAX_EMAIL_LENGTH, unique=True, index=True)
     full_name: str | None = Field(default=None, max_length=200)
     password_hash: str = Field(max_length=255)
     role: Role = Field(
@@ -84,7 +86,7 @@ class Registration(SQLModel):
 
     model_config = FORBID_EXTRA
 
-    email: EmailStr = Field(max_length=320)
+    email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
     password: Password
     full_name: FullName | None = None
 
@@ -105,7 +107,7 @@ class ProfileUpdate(SQLModel):
 
     model_config = FORBID_EXTRA
 
-    email: EmailStr = Field(default=None, max_length=320)
+    email: EmailStr = Field(default=None, max_length=MAX_EMAIL_LENGTH)
     full_name: FullName | None = None
 
 

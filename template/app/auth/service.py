@@ -10,6 +10,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import (
+    MAX_EMAIL_LENGTH,
+    MAX_PASSWORD_LENGTH,
     AuthSession,
     PasswordChange,
     ProfileUpdate,
@@ -63,6 +65,9 @@ async def register(*, session: AsyncSession, data: Registration, role: Role = Ro
 
 async def authenticate(*, session: AsyncSession, email: str, password: str) -> User:
     """The same failure, in about the same time, for an unknown, disabled or wrong-password user."""
+    if len(password) > MAX_PASSWORD_LENGTH or len(email) > MAX_EMAIL_LENGTH:
+        # No such account can exist; refuse before hashing megabytes of attacker input.
+        raise AuthenticationError(SIGN_IN_FAILED)
     user = await find_user_by_email(session=session, email=email)
     matches, upgraded_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not matches or not user.is_active:
