@@ -7,14 +7,15 @@ The other render checks borrow this repo's environment; this one builds the proj
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from helpers import clean_env, explain, run
+from uv import find_uv_bin
 
-# uv is in this repo's dev group, so `python -m uv` works wherever these tests run.
-UV = (sys.executable, "-m", "uv")
+# uv is in this repo's dev group, so its binary is here wherever these tests run. Called directly,
+# not as `python -m uv`, which would point uv at this repo's virtualenv through VIRTUAL_ENV.
+UV = find_uv_bin()
 # (what the rendered README tells a user to type, the uv arguments this test runs for it)
 README_STEPS = (("uv sync", ("sync",)), ("uv run pytest", ("run", "pytest", "-q")))
 
@@ -29,7 +30,7 @@ def test_readme_install_and_test_commands_pass(
 
     for step, uv_args in README_STEPS:
         assert step in readme, f"the rendered README no longer says `{step}`"
-        result = run((*UV, *uv_args), cwd=project, env=env)
+        result = run((UV, *uv_args), cwd=project, env=env)
         assert result.returncode == 0, explain(result)
     assert "passed" in result.stdout, explain(result)
     assert (project / ".venv").is_dir(), "uv sync made no .venv in the project"
