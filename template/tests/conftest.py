@@ -6,20 +6,25 @@ or `DATABASE_URL`, so no test can reach a real database.
 """
 
 import os
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
+import sqlalchemy
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
+from app import models  # noqa: F401 (puts every table on SQLModel.metadata)
 from app.auth import service
 from app.auth.models import Role, User
 from app.core.config import Settings
-from app.core.db import create_engine
+from app.core.db import async_url
 from app.core.security import password_context
 from tests.helpers import (
     PASSWORD,
@@ -45,28 +50,58 @@ def in_schema(url: str, schema: str) -> str:
     return scoped.render_as_string(hide_password=False)
 
 
-async def _execute(url: str, statement: str) -> None:
-    engine = create_engine(url)
+@dataclass(frozen=True)
+class PostgresServer:
+    url: str  # as given in TEST_DATABASE_URL
+    engine: sqlalchemy.Engine  # synchronous, for creating and dropping schemas
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    """The server of `TEST_DATABASE_URL`, or None to use SQLite."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield None
+        return
+    engine = sqlalchemy.create_engine(async_url(url))  # psycopg serves sync engines too
     try:
-        async with engine.begin() as connection:
-            await connection.execute(text(statement))
+        yield PostgresServer(url, engine)
     finally:
-        await engine.dispose()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file with every table and no rows, built once: copying it beats creating."""
+    path = tmp_path_factory.mktemp("schema") / "empty.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        SQLModel.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    return path
 
 
 @pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
-    """The URL of an empty database that lives for this test only."""
-    server_url = os.environ.get("TEST_DATABASE_URL")
-    if not server_url:
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+def database_url(
+    postgres_server: PostgresServer | None, sqlite_schema: Path, tmp_path: Path
+) -> Iterator[str]:
+    """The URL of a database with empty tables that lives for this test only."""
+    if postgres_server is None:
+        path = tmp_path / "test.db"
+        shutil.copyfile(sqlite_schema, path)
+        yield f"sqlite:///{path}"
         return
     schema = f"test_{uuid4().hex}"
-    await _execute(server_url, f'CREATE SCHEMA "{schema}"')
+    with postgres_server.engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        connection.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+        SQLModel.metadata.create_all(connection)
     try:
-        yield in_schema(server_url, schema)
+        yield in_schema(postgres_server.url, schema)
     finally:
-        await _execute(server_url, f'DROP SCHEMA "{schema}" CASCADE')
+        with postgres_server.engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture

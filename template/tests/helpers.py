@@ -9,9 +9,7 @@ from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
-from sqlmodel import SQLModel
 
-import app.models  # noqa: F401 (registers every table on the metadata)
 from app.auth.models import User
 from app.core.config import Settings
 from app.main import create_app
@@ -37,17 +35,13 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, *, create_tables: bool = True) -> AsyncIterator[FastAPI]:
-    """An app on the test database, its tables created (tests only), its engine disposed after."""
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """An app on the test's database, its engine disposed after."""
     application = create_app(settings)
-    engine = application.state.engine
     try:
-        if create_tables:
-            async with engine.begin() as connection:
-                await connection.run_sync(SQLModel.metadata.create_all)
         yield application
     finally:
-        await engine.dispose()
+        await application.state.engine.dispose()
 
 
 @asynccontextmanager
