@@ -21,6 +21,8 @@ UNAUTHORIZED = "Could not validate credentials"
 SIGN_IN_FAILED = "Incorrect email or password"
 INVALID = "The request is not valid; see errors."
 PROBLEM_JSON = "application/problem+json"
+# Nothing listens on port 1, so connecting fails at once; the error names host and user.
+UNREACHABLE_DATABASE = "postgresql://nobody:hunter2@127.0.0.1:1/nothing"
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -1,5 +1,6 @@
 """Sign-up, sign-in, refresh-token rotation and reuse, and logout, through the API."""
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from uuid import UUID
 
@@ -20,10 +21,13 @@ from tests.helpers import (
     assert_unauthorized,
     bearer,
     change_user,
+    client_for,
     error_locations,
     extra_forbidden,
     login,
+    make_settings,
     missing,
+    running_app,
 )
 
 REGISTER = "/api/v1/auth/register"
@@ -302,3 +306,61 @@ async def test_logout_refuses_a_bad_refresh_token(client: httpx.AsyncClient, use
     r = await client.post(LOGOUT, json={"refresh_token": "not-a-token"}, headers=user.headers)
 
     assert_unauthorized(r)
+
+
+# Rate limits.
+
+
+@pytest.fixture
+async def strict_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with limits low enough to reach: two tries a minute for each."""
+    settings = make_settings(
+        database_url,
+        login_rate_limit="2/minute",
+        login_account_rate_limit="2/minute",
+        register_rate_limit="2/minute",
+        refresh_rate_limit="2/minute",
+    )
+    async with running_app(settings) as application, client_for(application) as client:
+        yield client
+
+
+def assert_rate_limited(response: httpx.Response) -> None:
+    assert_problem(response, 429, "Too many requests; retry later.")
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+
+
+async def test_login_is_rate_limited_per_client(strict_client: httpx.AsyncClient) -> None:
+    for email in ("a@example.com", "b@example.com"):
+        assert_unauthorized(await login(strict_client, email), SIGN_IN_FAILED)
+
+    assert_rate_limited(await login(strict_client, "c@example.com"))
+
+
+async def test_login_is_rate_limited_per_account(database_url: str) -> None:
+    settings = make_settings(
+        database_url, login_rate_limit="100/minute", login_account_rate_limit="2/minute"
+    )
+    async with running_app(settings) as application, client_for(application) as client:
+        for _ in range(2):
+            assert_unauthorized(await login(client, "ada@example.com", "guess"), SIGN_IN_FAILED)
+        limited = await login(client, "ADA@example.com", "guess")
+        other_account = await login(client, "grace@example.com", "guess")
+
+    assert_rate_limited(limited)
+    assert_unauthorized(other_account, SIGN_IN_FAILED)
+
+
+async def test_register_is_rate_limited(strict_client: httpx.AsyncClient) -> None:
+    payload = {"email": "ada@example.com", "password": PASSWORD}
+    assert (await strict_client.post(REGISTER, json=payload)).status_code == 201
+    assert (await strict_client.post(REGISTER, json=payload)).status_code == 409
+
+    assert_rate_limited(await strict_client.post(REGISTER, json=payload))
+
+
+async def test_refresh_is_rate_limited(strict_client: httpx.AsyncClient) -> None:
+    for _ in range(2):
+        assert_unauthorized(await refresh(strict_client, "not-a-token"))
+
+    assert_rate_limited(await refresh(strict_client, "not-a-token"))
