@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
+import pytest
 from psycopg import sql
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -113,10 +114,17 @@ def run(
 def explain(result: subprocess.CompletedProcess[str]) -> str:
     """A failure message with the command, its exit code and everything it printed."""
     command = " ".join(str(part) for part in result.args)
+    ran_nothing = " (pytest ran no test)" if result.returncode == 5 and "pytest" in command else ""
     return (
-        f"`{command}` exited {result.returncode}\n"
+        f"`{command}` exited {result.returncode}{ran_nothing}\n"
         f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
     )
+
+
+def require_success(result: subprocess.CompletedProcess[str]) -> None:
+    """Fail the test with ``explain(result)`` unless the command exited 0."""
+    if result.returncode != 0:
+        pytest.fail(explain(result), pytrace=False)
 
 
 def python_module(module: str, *args: str) -> list[str]:

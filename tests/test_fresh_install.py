@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from helpers import clean_env, explain, run
+from helpers import clean_env, explain, require_success, run
 from uv import find_uv_bin
 
 # uv is in this repo's dev group, so its binary is here wherever these tests run. Called directly,
@@ -31,6 +31,6 @@ def test_readme_install_and_test_commands_pass(
     for step, uv_args in README_STEPS:
         assert step in readme, f"the rendered README no longer says `{step}`"
         result = run((UV, *uv_args), cwd=project, env=env)
-        assert result.returncode == 0, explain(result)
+        require_success(result)
     assert "passed" in result.stdout, explain(result)
     assert (project / ".venv").is_dir(), "uv sync made no .venv in the project"

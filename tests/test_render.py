@@ -11,6 +11,7 @@ import re
 import sqlite3
 import tomllib
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from importlib import metadata
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from helpers import (
     clean_env,
     explain,
     python_module,
+    require_success,
     run,
     temporary_postgres_database,
 )
@@ -123,8 +125,7 @@ def test_rendered_dependencies_are_installed_here(project: Path) -> None:
 
 @pytest.mark.parametrize("check", list(STATIC_CHECKS))
 def test_static_check_passes(project: Path, tool_env: dict[str, str], check: str) -> None:
-    result = run(python_module(*STATIC_CHECKS[check]), cwd=project, env=tool_env)
-    assert result.returncode == 0, explain(result)
+    require_success(run(python_module(*STATIC_CHECKS[check]), cwd=project, env=tool_env))
 
 
 def test_project_suite_passes(
@@ -136,15 +137,14 @@ def test_project_suite_passes(
         env["TEST_DATABASE_URL"] = url
     # pytest-copie is installed here but not in a rendered project's own environment.
     result = run(python_module("pytest", "-q", "-p", "no:copie"), cwd=project, env=env)
-    ran_nothing = "the suite ran no test (exit code 5)\n" if result.returncode == 5 else ""
-    assert result.returncode == 0, ran_nothing + explain(result)
+    require_success(result)
     assert re.search(r"\b\d+ passed\b", result.stdout), explain(result)
 
 
 def table_names(backend: str, url: str) -> set[str]:
     """The tables of the database at ``url``."""
     if backend == "sqlite":
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection:
             rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             return {name for (name,) in rows}
     with psycopg.connect(url) as connection:
@@ -160,7 +160,7 @@ def test_migrations_upgrade_check_and_downgrade(
 
     def alembic(*args: str) -> str:
         result = run(python_module("alembic", *args), cwd=project, env=env)
-        assert result.returncode == 0, explain(result)
+        require_success(result)
         return result.stdout + result.stderr
 
     alembic("upgrade", "head")
