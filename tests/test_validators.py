@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,34 @@ def test_secret_key_is_generated_into_env_file_only(copy_template: CopyTemplate)
         assert match["key"] not in (project / ".copier-answers.yml").read_text()
         keys.append(match["key"])
     assert keys[0] != keys[1], "two renders got the same SECRET_KEY"
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        pytest.param({"description": 'The "best" API'}, id="description-with-quotes"),
+        pytest.param({"description": r"Files under C:\temp"}, id="description-with-backslash"),
+        pytest.param({"author_email": "o'brien@example.com"}, id="author_email-with-apostrophe"),
+        pytest.param({"author_email": r"a\q@example.com"}, id="author_email-with-backslash"),
+    ],
+)
+def test_free_text_is_refused_or_rendered_intact(
+    copy_template: CopyTemplate, answers: dict[str, str]
+) -> None:
+    """Text answers land in TOML and Python strings: escape them there, or refuse them early."""
+    try:
+        project = copy_template(answers)
+    except ValueError as error:
+        if not str(error).startswith("Validation error for question"):
+            raise
+        return  # refused by a validator: fine
+
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    rendered = {
+        "description": metadata["description"],
+        "author_email": metadata["authors"][0]["email"],
+    }
+    for question, answer in answers.items():
+        assert rendered[question] == answer
+    for source in project.rglob("*.py"):
+        compile(source.read_text(), str(source), "exec")
