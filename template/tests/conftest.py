@@ -1,8 +1,9 @@
 """One throwaway database per test, the app on it, an HTTP client, and signed-in users.
 
 SQLite by default: a fresh file under the test's `tmp_path`. With `TEST_DATABASE_URL` set to a
-PostgreSQL server, each test gets a fresh schema there, dropped afterwards. No test reads `.env`
-or `DATABASE_URL`, so no test can reach a real database.
+PostgreSQL server, each test gets a fresh schema there, dropped afterwards, and touches nothing
+else on that server. Test settings never come from `.env` or `DATABASE_URL`, so no test can
+reach the application's own database.
 """
 
 import os
@@ -63,7 +64,10 @@ def postgres_server() -> Iterator[PostgresServer | None]:
     if not url:
         yield None
         return
-    engine = sqlalchemy.create_engine(async_url(url))  # psycopg serves sync engines too
+    server_url = async_url(url)
+    if server_url.get_backend_name() != "postgresql":
+        pytest.fail("TEST_DATABASE_URL must be a PostgreSQL URL; unset it to test on SQLite")
+    engine = sqlalchemy.create_engine(server_url)  # psycopg serves sync engines too
     try:
         yield PostgresServer(url, engine)
     finally:
@@ -96,7 +100,7 @@ def database_url(
     with postgres_server.engine.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         connection.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-        SQLModel.metadata.create_all(connection)
+        SQLModel.metadata.create_all(connection, checkfirst=False)
     try:
         yield in_schema(postgres_server.url, schema)
     finally:

@@ -1,17 +1,20 @@
 """Sign-up, sign-in, refresh-token rotation and reuse, and logout, through the API."""
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from jose import jwt
+from sqlmodel import select
 
-from app.auth.models import User
+from app.auth.models import AuthSession, User
 from app.core.config import Settings
 from tests.helpers import (
     PASSWORD,
+    SECRET_KEY,
     SIGN_IN_FAILED,
     Account,
     MakeAccount,
@@ -364,3 +367,27 @@ async def test_refresh_is_rate_limited(strict_client: httpx.AsyncClient) -> None
         assert_unauthorized(await refresh(strict_client, "not-a-token"))
 
     assert_rate_limited(await refresh(strict_client, "not-a-token"))
+
+
+async def test_an_expired_session_ends_both_tokens(
+    client: httpx.AsyncClient, user: Account, app: FastAPI
+) -> None:
+    """The server's own expiry counts, whatever the tokens say."""
+    async with app.state.sessionmaker() as session:
+        statement = select(AuthSession).where(AuthSession.user_id == user.id)
+        auth_session = (await session.exec(statement)).one()
+        auth_session.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        await session.commit()
+
+    assert_unauthorized(await client.get(ME, headers=user.headers))
+    assert_unauthorized(await refresh(client, user.refresh_token))
+
+
+async def test_an_expired_refresh_token_is_refused(
+    client: httpx.AsyncClient, user: Account
+) -> None:
+    claims = jwt.get_unverified_claims(user.refresh_token)
+    claims["exp"] = claims["iat"] - 1
+    expired = jwt.encode(claims, SECRET_KEY, algorithm="HS256")
+
+    assert_unauthorized(await refresh(client, expired))

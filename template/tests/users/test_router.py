@@ -122,6 +122,8 @@ async def test_change_password(
     assert r.status_code == 204, r.text
     # This session goes on; every other session ends.
     assert (await client.get(ME, headers=user.headers)).status_code == 200
+    renewed = await client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert renewed.status_code == 200, renewed.text
     assert_unauthorized(await client.get(ME, headers=other_device.headers))
     refresh = {"refresh_token": other_device.refresh_token}
     assert_unauthorized(await client.post("/api/v1/auth/refresh", json=refresh))
