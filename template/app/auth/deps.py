@@ -57,9 +57,6 @@ def require_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(require_admin)]
 
 
-LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
-
-
 def _client(request: Request) -> tuple[RateLimiter, str]:
     """The limiter and the caller's address (behind a proxy, run uvicorn with
     --forwarded-allow-ips set to the proxy's address so that this is the real client)."""
@@ -67,11 +64,17 @@ def _client(request: Request) -> tuple[RateLimiter, str]:
     return limiter, request.client.host if request.client else "unknown"
 
 
-async def limit_login(request: Request, settings: SettingsDep, form: LoginForm) -> None:
-    """Throttle password guessing per client address and per account."""
+async def read_login_form(
+    request: Request, settings: SettingsDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> OAuth2PasswordRequestForm:
+    """The sign-in form, once password guessing is throttled per client address and per account."""
     limiter, address = _client(request)
     await limiter.hit(settings.login_rate_limit, "login", address)
     await limiter.hit(settings.login_account_rate_limit, "login-account", form.username.lower())
+    return form
+
+
+LoginForm = Annotated[OAuth2PasswordRequestForm, Depends(read_login_form)]
 
 
 async def limit_register(request: Request, settings: SettingsDep) -> None:

@@ -12,7 +12,6 @@ from app.auth.deps import (
     CurrentUser,
     LoginForm,
     SettingsDep,
-    limit_login,
     limit_refresh,
     limit_register,
 )
@@ -43,7 +42,7 @@ async def register(session: SessionDep, data: Registration) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@auth_router.post("/login", dependencies=[Depends(limit_login)])
+@auth_router.post("/login")
 async def login(session: SessionDep, settings: SettingsDep, form: LoginForm) -> TokenPair:
     """Sign in with email (as `username`) and password; get an access and a refresh token."""
     user = await service.authenticate(session=session, email=form.username, password=form.password)
