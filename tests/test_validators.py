@@ -60,6 +60,12 @@ REFUSED: list[Any] = [
         id="database_url-postgresql-without-host",
     ),
     pytest.param(
+        {"database_url": "postgresql://user:pw@/app"},
+        "database_url",
+        "Add a host to the PostgreSQL URL, e.g. postgresql://user:password@localhost:5432/dbname",
+        id="database_url-postgresql-userinfo-without-host",
+    ),
+    pytest.param(
         {"resources": "import: {title: str}"},
         "resources",
         'resource name "import" is a Python keyword; choose another name',
@@ -161,6 +167,7 @@ NEON_POOLED_URL = (
     [
         pytest.param(PASSWORD_URL, id="postgres-scheme"),
         pytest.param(NEON_POOLED_URL, id="neon-pooled"),
+        pytest.param("postgresql://app@[::1]:5432/app", id="ipv6-host"),
     ],
 )
 def test_database_url_goes_to_env_file_only(copy_template: CopyTemplate, url: str) -> None:
@@ -188,6 +195,11 @@ def test_secret_key_is_generated_into_env_file_only(copy_template: CopyTemplate)
         assert match["key"] not in (project / ".copier-answers.yml").read_text()
         keys.append(match["key"])
     assert keys[0] != keys[1], "two renders got the same SECRET_KEY"
+    # A key drawn once and repeated (as when Jinja folds a constant random call) has few
+    # distinct bytes; 32 independent random bytes almost surely have more than 16.
+    for key in keys:
+        distinct_bytes = {key[i : i + 2] for i in range(0, len(key), 2)}
+        assert len(distinct_bytes) > 16, f"SECRET_KEY {key} repeats itself"
 
 
 @pytest.mark.parametrize(
