@@ -7,6 +7,7 @@ answer set (``helpers.RENDERS``) serves all the checks on it.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import tomllib
@@ -135,6 +136,9 @@ def test_project_suite_passes(
     env = dict(tool_env)
     if backend == "postgresql":
         env["TEST_DATABASE_URL"] = url
+    # The suite's rate-limit tests use it; they skip without it, or fail when CI=true.
+    if redis_url := os.environ.get("TEST_REDIS_URL"):
+        env["TEST_REDIS_URL"] = redis_url
     # pytest-copie is installed here but not in a rendered project's own environment.
     result = run(python_module("pytest", "-q", "-p", "no:copie"), cwd=project, env=env)
     require_success(result)

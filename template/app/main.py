@@ -25,10 +25,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     engine = create_engine(settings.database_url)
+    rate_limiter = RateLimiter(settings.redis_url, key_prefix=settings.rate_limit_key_prefix)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await rate_limiter.aclose()
         await engine.dispose()
 
     docs = settings.show_docs
@@ -42,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.rate_limiter = RateLimiter()
+    app.state.rate_limiter = rate_limiter
 
     install_error_handlers(app)
     app.include_router(health.router)

@@ -2,8 +2,10 @@
 
 SQLite by default: a fresh file under the test's `tmp_path`. With `TEST_DATABASE_URL` set to a
 PostgreSQL server, each test gets a fresh schema there, dropped afterwards, and touches nothing
-else on that server. Test settings never come from `.env` or `DATABASE_URL`, so no test can
-reach the application's own database.
+else on that server. The rate-limit tests also run on the Redis of `TEST_REDIS_URL`, under a key
+prefix of their own; without it they are skipped, unless `CI=true`, where that is a failure.
+Test settings never come from `.env`, `DATABASE_URL` or `REDIS_URL`, so no test can reach the
+application's own database or Redis.
 """
 
 import os
@@ -192,3 +194,26 @@ async def other_user(make_account: MakeAccount) -> Account:
 @pytest.fixture
 async def admin(make_account: MakeAccount) -> Account:
     return await make_account(role=Role.ADMIN, email="admin@example.com")
+
+
+@pytest.fixture
+def redis_settings() -> dict[str, str]:
+    """Settings that keep rate-limit counts in the Redis of `TEST_REDIS_URL`, under a new prefix."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        reason = (
+            "TEST_REDIS_URL is not set: set it to a Redis server, e.g. redis://127.0.0.1:6379/0"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return {"redis_url": url, "rate_limit_key_prefix": f"test-{uuid4().hex}"}
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limiter_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Each rate-limit store in turn: this process's memory, then Redis."""
+    if request.param == "memory":
+        return {}
+    settings: dict[str, str] = request.getfixturevalue("redis_settings")
+    return settings

@@ -43,6 +43,7 @@ async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
     try:
         yield application
     finally:
+        await application.state.rate_limiter.aclose()
         await application.state.engine.dispose()
 
 

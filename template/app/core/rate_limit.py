@@ -1,21 +1,35 @@
-"""Moving-window rate limits, kept in this process's memory."""
+"""Moving-window rate limits: in this process's memory, or in Redis when `REDIS_URL` is set."""
 
 import math
 import time
+from typing import Any
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
 
 from app.core.errors import RateLimitedError
 
 
 class RateLimiter:
-    """Counts hits per (limit, key) and refuses the one that goes over with a 429."""
+    """Counts hits per (limit, key) and refuses the one that goes over with a 429.
 
-    def __init__(self) -> None:
-        # One process only: instances behind a load balancer each keep their own count.
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+    In memory each process counts alone; with Redis every instance shares one count, so
+    limits hold behind a load balancer.
+    """
+
+    def __init__(self, redis_url: str | None = None, key_prefix: str = "rate-limit") -> None:
+        self._redis = Redis.from_url(redis_url) if redis_url else None
+        storage: Storage = MemoryStorage()
+        if self._redis is not None:
+            # limits documents `connection_pool` but annotates options as scalars. Our own
+            # pool is the one aclose() can close.
+            pool: dict[str, Any] = {"connection_pool": self._redis.connection_pool}
+            storage = RedisStorage(
+                f"async+{redis_url}", implementation="redispy", key_prefix=key_prefix, **pool
+            )
+        self._limiter = MovingWindowRateLimiter(storage)
 
     async def hit(self, limit: str, *key: str) -> None:
         """Count one hit of `limit` (e.g. "10/minute") for `key`; raise RateLimitedError if over."""
@@ -23,3 +37,7 @@ class RateLimiter:
         if not await self._limiter.hit(item, *key):
             window = await self._limiter.get_window_stats(item, *key)
             raise RateLimitedError(retry_after=max(1, math.ceil(window.reset_time - time.time())))
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()

@@ -314,16 +314,20 @@ async def test_logout_refuses_a_bad_refresh_token(client: httpx.AsyncClient, use
 # Rate limits.
 
 
+STRICT_LIMITS = {
+    "login_rate_limit": "2/minute",
+    "login_account_rate_limit": "2/minute",
+    "register_rate_limit": "2/minute",
+    "refresh_rate_limit": "2/minute",
+}
+
+
 @pytest.fixture
-async def strict_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def strict_client(
+    database_url: str, limiter_settings: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app with limits low enough to reach: two tries a minute for each."""
-    settings = make_settings(
-        database_url,
-        login_rate_limit="2/minute",
-        login_account_rate_limit="2/minute",
-        register_rate_limit="2/minute",
-        refresh_rate_limit="2/minute",
-    )
+    settings = make_settings(database_url, **STRICT_LIMITS, **limiter_settings)
     async with running_app(settings) as application, client_for(application) as client:
         yield client
 
@@ -340,9 +344,14 @@ async def test_login_is_rate_limited_per_client(strict_client: httpx.AsyncClient
     assert_rate_limited(await login(strict_client, "c@example.com"))
 
 
-async def test_login_is_rate_limited_per_account(database_url: str) -> None:
+async def test_login_is_rate_limited_per_account(
+    database_url: str, limiter_settings: dict[str, str]
+) -> None:
     settings = make_settings(
-        database_url, login_rate_limit="100/minute", login_account_rate_limit="2/minute"
+        database_url,
+        login_rate_limit="100/minute",
+        login_account_rate_limit="2/minute",
+        **limiter_settings,
     )
     async with running_app(settings) as application, client_for(application) as client:
         for _ in range(2):
@@ -367,6 +376,24 @@ async def test_refresh_is_rate_limited(strict_client: httpx.AsyncClient) -> None
         assert_unauthorized(await refresh(strict_client, "not-a-token"))
 
     assert_rate_limited(await refresh(strict_client, "not-a-token"))
+
+
+async def test_instances_on_one_redis_share_their_counts(
+    database_url: str, redis_settings: dict[str, str]
+) -> None:
+    """Two app instances behind a load balancer: the second sees the first one's hits."""
+    settings = make_settings(database_url, **STRICT_LIMITS, **redis_settings)
+    async with (
+        running_app(settings) as first,
+        running_app(settings) as second,
+        client_for(first) as first_client,
+        client_for(second) as second_client,
+    ):
+        for client in (first_client, second_client):
+            assert_unauthorized(await refresh(client, "not-a-token"))
+        limited = await refresh(first_client, "not-a-token")
+
+    assert_rate_limited(limited)
 
 
 async def test_an_expired_session_ends_both_tokens(
