@@ -10,6 +10,7 @@ from app import health
 from app.api import api_router
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import (
@@ -33,13 +34,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await rate_limiter.aclose()
         await engine.dispose()
 
-    docs = settings.show_docs
+    openapi_url = "/openapi.json" if settings.show_docs else None
+    # FastAPI's own docs pages load from a CDN; install_docs serves them from this app.
     app = FastAPI(
         title=settings.project_name,
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
-        openapi_url="/openapi.json" if docs else None,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=openapi_url,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -47,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = rate_limiter
 
     install_error_handlers(app)
+    if openapi_url:
+        install_docs(app, openapi_url=openapi_url)
     app.include_router(health.router)
     app.include_router(api_router)
 
