@@ -1,4 +1,4 @@
-"""The baseline: a bare one-file FastAPI app, served with the same uvicorn settings as the render."""
+"""The baseline: a bare one-file FastAPI app, served with the same uvicorn flags as the render."""
 
 from fastapi import FastAPI
 

@@ -87,17 +87,33 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1", "--no-access-log",
-             "--log-level", "warning"],
-            cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_ready(self, path: str) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}; see {self._log.name}")
+                code = self.proc.returncode
+                raise RuntimeError(f"server exited with {code}; see {self._log.name}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(self.url + path, timeout=1).status_code == 200:
                     return
@@ -133,8 +149,18 @@ def start_wrk(base: str, load: Load, connections: int, duration: int) -> subproc
         "BENCH_CONTENT_TYPE": load.content_type,
         "BENCH_TOKEN": load.token,
     }
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
-               "--latency", "-s", str(LUA), base + load.path]  # fmt: skip
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(LUA),
+        base + load.path,
+    ]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
 
 
@@ -179,9 +205,14 @@ def postgres_database(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def render(dest: Path) -> float:
+def render(dest: Path, *, ref: str, worktree: bool) -> float:
+    """Render the defaults at `ref`; copier adds uncommitted changes only with `worktree`."""
+    source = REPO
+    if not worktree:
+        source = dest.parent / "template"
+        subprocess.run(["git", "clone", "--quiet", str(REPO), str(source)], check=True)
     start = time.perf_counter()
-    copier.run_copy(str(REPO), str(dest), defaults=True, vcs_ref="HEAD", quiet=True)
+    copier.run_copy(str(source), str(dest), defaults=True, vcs_ref=ref, quiet=True)
     return time.perf_counter() - start
 
 
@@ -205,8 +236,10 @@ def seed_rows(database_url: str, email: str, rows: int) -> None:
         path = database_url.split("///", 1)[1]
         with contextlib.closing(sqlite3.connect(path)) as conn:
             (owner,) = conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()
-            stamps = ((now - timedelta(milliseconds=i)).strftime("%Y-%m-%d %H:%M:%S.%f")
-                      for i in range(rows))  # fmt: skip
+            stamps = (
+                (now - timedelta(milliseconds=i)).strftime("%Y-%m-%d %H:%M:%S.%f")
+                for i in range(rows)
+            )
             conn.executemany(
                 "INSERT INTO todos (id, owner_id, title, done, priority, created_at, updated_at)"
                 " VALUES (?, ?, ?, 0, 0, ?, ?)",
@@ -231,8 +264,10 @@ def ratio(value: float | None, base: float | None) -> str:
 
 
 def table(results: list[Result], ping: Result) -> str:
-    head = ("| scenario | req/s | ratio | p50 ms | ratio | p99 ms | ratio | CPU ms/req | ratio "
-            "| non-2xx |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")  # fmt: skip
+    head = (
+        "| scenario | req/s | ratio | p50 ms | ratio | p99 ms | ratio | CPU ms/req | ratio "
+        "| non-2xx |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
     lines = [head]
     for r in results:
         cpu = "" if r.cpu_ms is None else f"{r.cpu_ms:.3f}"
@@ -246,21 +281,37 @@ def table(results: list[Result], ping: Result) -> str:
 
 def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
     project = workdir / "project"
-    render_s = render(project)
-    print(f"rendered the defaults in {render_s:.2f} s", flush=True)
+    render_s = render(project, ref=args.ref, worktree=args.worktree)
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", args.ref],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    where = f"{args.ref} + uncommitted changes" if args.worktree else args.ref
+    print(f"rendered the defaults ({where}, {commit}) in {render_s:.2f} s", flush=True)
 
     if args.sqlite:
         database_url = f"sqlite:///{workdir / 'bench.db'}"
     else:
         database_url = stack.enter_context(postgres_database(args.postgres))
-    env = os.environ | RAISED_SETTINGS | {
-        "ENVIRONMENT": "production",
-        "SECRET_KEY": secrets.token_hex(32),
-        "DATABASE_URL": database_url,
-    }
+    env = (
+        os.environ
+        | RAISED_SETTINGS
+        | {
+            "ENVIRONMENT": "production",
+            "SECRET_KEY": secrets.token_hex(32),
+            "DATABASE_URL": database_url,
+        }
+    )
     env.pop("REDIS_URL", None)  # rate limits count in process memory
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=project, env=env,
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     print("raised for the run: " + ", ".join(f"{k}={v}" for k, v in RAISED_SETTINGS.items()))
 
     servers: list[Server] = []
@@ -277,8 +328,11 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         reader = sign_up(client, "reader@example.com")
         writer = sign_up(client, "writer@example.com")
         for i in range(20):
-            r = client.post("/api/v1/todos", json={"title": f"todo {i}"},
-                            headers={"Authorization": f"Bearer {reader}"})  # fmt: skip
+            r = client.post(
+                "/api/v1/todos",
+                json={"title": f"todo {i}"},
+                headers={"Authorization": f"Bearer {reader}"},
+            )
             r.raise_for_status()
 
     c, d = args.connections, args.duration
@@ -290,8 +344,13 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         ping,
         measure(api, "GET /api/v1/users/me", me, c, d),
         measure(api, "GET /api/v1/todos (20 rows)", Load("/api/v1/todos", token=reader), c, d),
-        measure(api, "POST /api/v1/todos", Load("/api/v1/todos", "POST", '{"title": "bench"}',
-                                                "application/json", writer), c, d),  # fmt: skip
+        measure(
+            api,
+            "POST /api/v1/todos",
+            Load("/api/v1/todos", "POST", '{"title": "bench"}', "application/json", writer),
+            c,
+            d,
+        ),
         measure(api, "POST /api/v1/auth/login", login_load, args.login_connections, d),
     ]
     print(table(results, ping))
@@ -302,10 +361,12 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     time.sleep(1)
     during = finish_wrk(start_wrk(api.url, me, 1, d), "users/me, 1 client, login storm")
     logins = finish_wrk(storm, "logins during the storm")
-    print(f"\n/users/me from 1 client: idle p50 {idle.p50_ms:.2f} ms p99 {idle.p99_ms:.2f} ms; "
-          f"during {args.login_connections} concurrent logins ({logins.rps:.0f}/s) "
-          f"p50 {during.p50_ms:.2f} ms p99 {during.p99_ms:.2f} ms "
-          f"= {during.p99_ms / idle.p99_ms:.1f}x idle p99")  # fmt: skip
+    print(
+        f"\n/users/me from 1 client: idle p50 {idle.p50_ms:.2f} ms p99 {idle.p99_ms:.2f} ms; "
+        f"during {args.login_connections} concurrent logins ({logins.rps:.0f}/s) "
+        f"p50 {during.p50_ms:.2f} ms p99 {during.p99_ms:.2f} ms "
+        f"= {during.p99_ms / idle.p99_ms:.1f}x idle p99"
+    )
 
     deep: list[Result] = []
     if args.deep_rows:
@@ -315,12 +376,21 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         last = args.deep_rows - 20
         for offset in sorted(o for o in {0, 1_000, 10_000, args.deep_rows // 2, last} if o <= last):
             load = Load(f"/api/v1/todos?limit=20&offset={offset}", token=owner)
-            deep.append(measure(api, f"list, {args.deep_rows:,} rows, offset {offset:,}", load,
-                                4, max(3, d // 2)))  # fmt: skip
+            deep.append(
+                measure(
+                    api,
+                    f"list, {args.deep_rows:,} rows, offset {offset:,}",
+                    load,
+                    4,
+                    max(3, d // 2),
+                )
+            )
         print(table(deep, deep[0]))
 
     return {
         "database": "sqlite" if args.sqlite else "postgresql",
+        "commit": commit,
+        "worktree": args.worktree,
         "render_seconds": round(render_s, 2),
         "raised": RAISED_SETTINGS,
         "results": [vars(r) | {"rps": r.rps} for r in results],
@@ -334,16 +404,33 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sqlite", action="store_true", help="SQLite file instead of PostgreSQL")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="a server and database to CREATE/DROP the bench database from")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a server and database to CREATE/DROP the bench database from",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
-    parser.add_argument("--login-connections", type=int, default=4,
-                        help="wrk connections for logins (each one argon2id verification)")
-    parser.add_argument("--deep-rows", type=int, default=100_000,
-                        help="rows for the offset-pagination scenario (0 skips it)")
+    parser.add_argument(
+        "--login-connections",
+        type=int,
+        default=4,
+        help="wrk connections for logins (each one argon2id verification)",
+    )
+    parser.add_argument(
+        "--deep-rows",
+        type=int,
+        default=100_000,
+        help="rows for the offset-pagination scenario (0 skips it)",
+    )
+    parser.add_argument("--ref", default="HEAD", help="the commit to render, e.g. to compare two")
+    parser.add_argument(
+        "--worktree",
+        action="store_true",
+        help="render uncommitted template changes too (copier's dirty mode)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()  # fmt: skip
+    args = parser.parse_args()
     if not 1 <= args.duration <= 60 or not 1 <= args.connections <= 256:
         parser.error("keep loads bounded: --duration 1..60, --connections 1..256")
     # A SIGTERM unwinds like Ctrl-C, so the servers stop and the database is dropped.
