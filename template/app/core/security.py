@@ -1,12 +1,13 @@
 """Password hashing and JWTs: small functions over passlib and python-jose."""
 
 import hashlib
+import os
 from datetime import datetime
 from functools import cache
 from typing import Literal
 from uuid import UUID, uuid4
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 from pydantic import BaseModel, ValidationError
@@ -33,9 +34,20 @@ REQUIRED_CLAIMS = ("exp", "iat", "sub", "jti", "iss", "aud")
 TokenType = Literal["access", "refresh"]
 
 
+def _hashing_slots() -> int:
+    """Hashes at once: all cores but one, which is left to the event loop (at least one)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) - 1)
+
+
+# A sign-in storm queues here instead of taking every core and 19 MiB per worker thread, so
+# requests that need no hash keep their latency.
+hashing_limiter = CapacityLimiter(_hashing_slots())
+
+
 async def hash_password(password: str) -> str:
     """Hash in a worker thread: argon2 would hold the event loop for tens of milliseconds."""
-    return await to_thread.run_sync(password_context.hash, password)
+    return await to_thread.run_sync(password_context.hash, password, limiter=hashing_limiter)
 
 
 @cache
@@ -43,12 +55,19 @@ def _dummy_hash() -> str:
     return password_context.hash("not-a-real-password")
 
 
+def _verify_dummy(password: str) -> None:
+    # In the worker thread too: the first call also makes the dummy hash.
+    password_context.verify(password, _dummy_hash())
+
+
 async def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
     """Return (matches, upgraded hash or None). With no hash, check a dummy one for equal timing."""
     if password_hash is None:
-        await to_thread.run_sync(password_context.verify, password, _dummy_hash())
+        await to_thread.run_sync(_verify_dummy, password, limiter=hashing_limiter)
         return False, None
-    return await to_thread.run_sync(password_context.verify_and_update, password, password_hash)
+    return await to_thread.run_sync(
+        password_context.verify_and_update, password, password_hash, limiter=hashing_limiter
+    )
 
 
 class TokenClaims(BaseModel):
