@@ -40,7 +40,9 @@ async def paginate(
 ) -> Page[M]:
     """One page of `model` rows matching `where` and the query's filters, sorted and bounded.
 
-    The total comes from a window function in the same round trip.
+    The total comes from a scalar subquery in the same round trip. The database counts it once,
+    from the index where it can, and reads only the page's rows; a `count() OVER ()` window
+    would read every matching row on every page (about a second for 100k rows on SQLite).
     """
     conditions = [
         *where,
@@ -49,8 +51,11 @@ async def paginate(
     sort: str = getattr(query, "sort", "-created_at")
     column = col(getattr(model, sort.removeprefix("-")))
     order = column.desc() if sort.startswith("-") else column.asc()
+    total_rows = (
+        select(func.count()).select_from(model).where(*conditions).correlate(None).scalar_subquery()
+    )
     statement = (
-        select(model, func.count().over())
+        select(model, total_rows)
         .where(*conditions)
         .order_by(order, col(getattr(model, "id")))  # noqa: B009 (id is a column, not a typo)
         .limit(query.limit)
@@ -59,7 +64,7 @@ async def paginate(
     rows = (await session.exec(statement)).all()
     if rows:
         total = rows[0][1]
-    else:  # past the last page: the window has no row to report the total on
+    else:  # past the last page: no row carries the total
         total = (
             await session.exec(select(func.count()).select_from(model).where(*conditions))
         ).one()
