@@ -1,0 +1,61 @@
+"""The documentation site builds cleanly, and a render carries its README, CI and editor files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from helpers import REPO_ROOT
+
+# What the rendered workflow must run: the README's checks, both databases, migrations, audit.
+WORKFLOW_COMMANDS = [
+    "uv run ruff check .",
+    "uv run ruff format --check .",
+    "uv run mypy .",
+    "uv run pytest",
+    "uv run alembic upgrade head && uv run alembic check",
+    "uvx pip-audit --strict --disable-pip --requirement requirements.txt",
+]
+
+
+def workflow(project: Path) -> dict[str, Any]:
+    text = (project / ".github" / "workflows" / "ci.yml").read_text()
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def test_rendered_workflow_runs_every_check(render: Callable[[str], Path]) -> None:
+    jobs = workflow(render("defaults"))["jobs"]
+    commands = [step["run"] for job in jobs.values() for step in job["steps"] if "run" in step]
+
+    missing = [command for command in WORKFLOW_COMMANDS if command not in commands]
+    assert not missing, f"the workflow does not run {missing}"
+    tests = jobs["tests"]
+    assert tests["strategy"]["matrix"]["database"] == ["sqlite", "postgresql"]
+    assert set(tests["services"]) == {"postgres", "redis"}
+    assert "TEST_DATABASE_URL" in tests["env"]
+    assert "TEST_REDIS_URL" in tests["env"]
+
+
+def test_rendered_workflow_targets_the_projects_python(render: Callable[[str], Path]) -> None:
+    project = render("defaults")
+
+    python = (project / ".python-version").read_text().strip()
+    assert workflow(project)["env"]["UV_PYTHON"] == python
+
+
+def test_render_has_a_changelog_that_updates_leave_alone(render: Callable[[str], Path]) -> None:
+    changelog = (render("defaults") / "CHANGELOG.md").read_text()
+    copier_settings = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())
+
+    assert "## [Unreleased]" in changelog
+    assert "CHANGELOG.md" in copier_settings["_skip_if_exists"]
+
+
+def test_render_has_an_editorconfig(render: Callable[[str], Path]) -> None:
+    editorconfig = (render("defaults") / ".editorconfig").read_text()
+
+    assert "root = true" in editorconfig
+    assert "end_of_line = lf" in editorconfig
