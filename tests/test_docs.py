@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, clean_env, python_module, require_success, run
 
 # What the rendered workflow must run: the README's checks, both databases, migrations, audit.
 WORKFLOW_COMMANDS = [
@@ -18,6 +18,16 @@ WORKFLOW_COMMANDS = [
     "uv run alembic upgrade head && uv run alembic check",
     "uvx pip-audit --strict --disable-pip --requirement requirements.txt",
 ]
+
+
+def test_site_builds_strictly(tmp_path: Path) -> None:
+    """`mkdocs build --strict` fails on a broken link or anchor, or a page left out of the nav."""
+    site = tmp_path / "site"
+    command = python_module("mkdocs", "build", "--strict", "--site-dir", str(site))
+    # Material prints a banner about its successor on every build; the log needs none of it.
+    require_success(run(command, cwd=REPO_ROOT, env=clean_env(NO_MKDOCS_2_WARNING="1")))
+    assert (site / "index.html").is_file()
+    assert (site / "architecture" / "index.html").is_file()
 
 
 def workflow(project: Path) -> dict[str, Any]:
