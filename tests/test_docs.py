@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,48 @@ WORKFLOW_COMMANDS = [
     "uv run alembic upgrade head && uv run alembic check",
     "uvx pip-audit --strict --disable-pip --requirement requirements.txt",
 ]
+
+
+# The pages this file vouches for, and for each command they show, the test that runs it.
+CHECKED_PAGES = [
+    "index.md",
+    "questions.md",
+    "resources.md",
+    "architecture.md",
+    "security.md",
+    "databases.md",
+    "testing.md",
+    "faq.md",
+]
+TESTED_COMMANDS = {
+    # Rendered from HEAD, migrated and served: the browser test does each step on the defaults.
+    "pip install uv && uvx copier copy --defaults --vcs-ref HEAD . ../my-api && cd ../my-api"
+    " && uv run alembic upgrade head && uv run fastapi dev": (
+        "tests/test_browser.py",
+        '"alembic", "upgrade", "head"',
+    ),
+    "pip install uv && uv run pytest": (".ci/run", "uv run pytest"),
+    "uv run pytest": ("tests/test_fresh_install.py", '("uv run pytest", ("run", "pytest"'),
+    "uv run alembic upgrade head && uv run alembic check": (
+        "tests/test_render.py",
+        'alembic("check")',
+    ),
+}
+SHELL_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def shell_commands(markdown: str) -> list[str]:
+    """The commands of the ```sh blocks in ``markdown``, without comments."""
+    lines = (line for block in SHELL_BLOCK.findall(markdown) for line in block.splitlines())
+    return [line.split("  #")[0].strip() for line in lines if line.strip() and line[0] != "#"]
+
+
+def test_every_command_in_the_docs_is_tested() -> None:
+    for page in CHECKED_PAGES:
+        for command in shell_commands((REPO_ROOT / "docs" / page).read_text()):
+            assert command in TESTED_COMMANDS, f"{page}: no test runs `{command}`"
+    for command, (test_file, evidence) in TESTED_COMMANDS.items():
+        assert evidence in (REPO_ROOT / test_file).read_text(), f"{test_file} lost `{command}`"
 
 
 def test_site_builds_strictly(tmp_path: Path) -> None:
