@@ -64,7 +64,7 @@ def test_every_command_in_the_docs_is_tested() -> None:
 
 
 def test_site_builds_strictly(tmp_path: Path) -> None:
-    """`mkdocs build --strict` fails on a broken link or anchor, or a page left out of the nav."""
+    """`mkdocs build --strict` fails on a broken link or anchor, or a nav entry with no page."""
     site = tmp_path / "site"
     command = python_module("mkdocs", "build", "--strict", "--site-dir", str(site))
     # Material prints a banner about its successor on every build; the log needs none of it.
