@@ -5,7 +5,7 @@ import logging
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, bindparam, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -189,22 +189,26 @@ async def _revoke_sessions(
     await session.exec(revoke)
 
 
+# Built once: the statement's cache key is then memoized, not recomputed on every request.
+_SESSION_USER = (
+    select(User)
+    .join(AuthSession)
+    .where(
+        col(User.id) == bindparam("user_id"),
+        col(User.is_active),
+        col(AuthSession.id) == bindparam("session_id"),
+        col(AuthSession.revoked_at).is_(None),
+        col(AuthSession.expires_at) > bindparam("now"),
+    )
+)
+
+
 async def get_session_user(
     *, session: AsyncSession, user_id: UUID, session_id: UUID
 ) -> User | None:
     """The active user behind a live session: logout, disabling and role changes act at once."""
-    statement = (
-        select(User)
-        .join(AuthSession)
-        .where(
-            col(User.id) == user_id,
-            col(User.is_active),
-            col(AuthSession.id) == session_id,
-            col(AuthSession.revoked_at).is_(None),
-            col(AuthSession.expires_at) > utcnow(),
-        )
-    )
-    return (await session.exec(statement)).first()
+    params = {"user_id": user_id, "session_id": session_id, "now": utcnow()}
+    return (await session.exec(_SESSION_USER, params=params)).first()
 
 
 async def logout(
