@@ -62,11 +62,16 @@ def commit_all(project: Path, message: str) -> None:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def git_identity() -> Iterator[None]:
-    """CI machines may have no git identity; Copier's own update commits need one too."""
+def git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A git identity (CI may have none; Copier's own update commits need one too), and no
+    global or system git config, whose signing or hooksPath settings would change the tests."""
+    empty_config = tmp_path_factory.mktemp("git-config") / "gitconfig"
+    empty_config.write_text("")
     with pytest.MonkeyPatch.context() as patch:
         for name, value in GIT_IDENTITY.items():
             patch.setenv(name, value)
+        patch.setenv("GIT_CONFIG_GLOBAL", str(empty_config))
+        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
         yield
 
 
@@ -95,6 +100,7 @@ def template_history(tmp_path_factory: pytest.TempPathFactory, git_identity: Non
         path = repo / name
         text = path.read_text()
         assert text.count(anchor) == 1, f"{name} changed: pick another anchor for the v0.2.0 change"
+        assert added not in text, f"{name} has the v0.2.0 change already: pick another change"
         path.write_text(text.replace(anchor, anchor + added))
     commit_all(repo, "send Permissions-Policy on every response")
     git("tag", "v0.2.0", cwd=repo)
@@ -417,6 +423,9 @@ def test_a_true_conflict_is_refused_by_the_commit_hook(
 
     update(project)  # Copier reports the conflict and exits 0
     assert conflict_leftovers(project) == ["app/core/middleware.py: conflict marker"]
+    # The docs' way to find them.
+    found = git("grep", "-nE", "^(<<<<<<<|>>>>>>>)( |$)", cwd=project)
+    assert [line.split(":")[0] for line in found.splitlines()] == ["app/core/middleware.py"] * 2
 
     hooks_home = tmp_path / "pre-commit-home"
     # Offline: only the conflict hook runs; the others call `uv run`, which would build a venv.
@@ -475,4 +484,3 @@ def test_removing_the_last_resource_needs_a_stamp(
         DROP_NOTES.format(down_revision="todo_0001")
     )
     migrate_and_check(project, project_env, live)
-    migrate_and_check(project, project_env, tmp_path / "fresh.db")
