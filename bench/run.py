@@ -142,6 +142,17 @@ class Load:
     token: str = ""
 
 
+# Every wrk started, so that an interrupted run stops them too.
+LOADS: list[subprocess.Popen[str]] = []
+
+
+def stop_loads() -> None:
+    for proc in LOADS:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+
+
 def start_wrk(base: str, load: Load, connections: int, duration: int) -> subprocess.Popen[str]:
     env = os.environ | {
         "BENCH_METHOD": load.method,
@@ -161,7 +172,9 @@ def start_wrk(base: str, load: Load, connections: int, duration: int) -> subproc
         str(LUA),
         base + load.path,
     ]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    LOADS.append(proc)
+    return proc
 
 
 def finish_wrk(proc: subprocess.Popen[str], name: str, cpu: float | None = None) -> Result:
@@ -316,6 +329,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
 
     servers: list[Server] = []
     stack.callback(lambda: [s.stop() for s in servers])
+    stack.callback(stop_loads)
     api = Server("app.main:app", project, env, workdir / "api.log")
     servers.append(api)
     ping_server = Server("ping_app:app", PING_APP, os.environ.copy(), workdir / "ping.log")
