@@ -328,7 +328,12 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     print("raised for the run: " + ", ".join(f"{k}={v}" for k, v in RAISED_SETTINGS.items()))
 
     servers: list[Server] = []
-    stack.callback(lambda: [s.stop() for s in servers])
+
+    def stop_servers() -> None:
+        for server in servers:
+            server.stop()
+
+    stack.callback(stop_servers)
     stack.callback(stop_loads)
     api = Server("app.main:app", project, env, workdir / "api.log")
     servers.append(api)
