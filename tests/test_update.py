@@ -349,6 +349,53 @@ def downgrade() -> None:
 '''
 
 
+# A package of the team's own, not a resource, registered in the user-owned app/extensions.py.
+REPORTS_ROUTER = '''"""Our own package: not a generated resource."""
+
+from fastapi import APIRouter
+
+from app.auth.deps import CurrentUser
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+@router.get("/me")
+async def my_report(user: CurrentUser) -> dict[str, str]:
+    """Who is asking."""
+    return {"email": user.email}
+'''
+REPORTS_TEST = '''"""Our own package's route."""
+
+import httpx
+
+from tests.helpers import Account
+
+
+async def test_report_names_the_user(client: httpx.AsyncClient, user: Account) -> None:
+    r = await client.get("/api/v1/reports/me", headers=user.headers)
+
+    assert r.status_code == 200, r.text
+    assert r.json() == {"email": user.email}
+'''
+
+
+def add_own_package(project: Path) -> None:
+    """app/reports with a route and its test, registered where the docs say: app/extensions.py."""
+    (project / "app/reports").mkdir()
+    (project / "app/reports/__init__.py").write_text("")
+    (project / "app/reports/router.py").write_text(REPORTS_ROUTER)
+    (project / "tests/reports").mkdir()
+    (project / "tests/reports/__init__.py").write_text("")
+    (project / "tests/reports/test_router.py").write_text(REPORTS_TEST)
+    extensions = project / "app/extensions.py"
+    text = extensions.read_text()
+    imports, registry = "from fastapi import APIRouter\n", "ROUTERS: list[APIRouter] = []\n"
+    assert imports in text, text
+    assert registry in text, text
+    text = text.replace(imports, imports + "\nfrom app.reports.router import router as reports\n")
+    extensions.write_text(text.replace(registry, "ROUTERS: list[APIRouter] = [reports]\n"))
+
+
 def down_revision(project: Path, name: str) -> str:
     text = (project / f"migrations/versions/{name}_0001.py").read_text()
     found = re.search(r'^down_revision: str \| None = "(\w+)"$', text, re.MULTILINE)
@@ -364,7 +411,9 @@ def test_answers_change_during_updates(
     # The team's own revision (e.g. a data migration) sits on top of the rendered chain.
     alembic(project, project_env, live, "revision", "--rev-id", "seed_data", "-m", "seed data")
     alembic(project, project_env, live, "upgrade", "head")
-    commit_all(project, "a data migration of our own")
+    add_own_package(project)
+    commit_all(project, "a data migration and a reports package of our own")
+    ours = (project / "app/extensions.py").read_text()
 
     # Add a resource and shorten the access tokens while updating to the new release.
     # As docs/updating.md says: the new answers in a file outside the project, then the CLI.
@@ -382,6 +431,9 @@ def test_answers_change_during_updates(
     assert down_revision(project, "label") == "note_0001"
     assert "default=5, ge=1, le=60" in (project / "app/core/config.py").read_text()
     assert "access_token_minutes: 5" in (project / ".copier-answers.yml").read_text()
+    # app/api.py took the new router without a conflict; our registry is as we left it.
+    assert "app.label.router.router" in (project / "app/api.py").read_text()
+    assert (project / "app/extensions.py").read_text() == ours
     # Two revisions now follow note_0001, the team's and label's: Alembic needs a merge revision.
     heads = alembic(project, project_env, live, "heads")
     assert {"seed_data (head)", "label_0001 (head)"} <= set(heads.split("\n")), heads
@@ -417,7 +469,7 @@ def test_answers_change_during_updates(
     migrate_and_check(project, project_env, tmp_path / "after-drop.db")
     # The new resource's tests pass, and the app boots without the removed one; the whole
     # suite of an updated project already runs in test_updated_project_passes_its_suite.
-    run_suite(project, project_env, "tests/label", "tests/test_health.py")
+    run_suite(project, project_env, "tests/label", "tests/reports", "tests/test_health.py")
 
 
 # --- 4. A true conflict is reported and cannot be committed ----------------------------------
