@@ -104,7 +104,11 @@ def served_app(
         yield base_url
     finally:
         server.terminate()
-        server.communicate(timeout=10)
+        try:
+            server.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
 
 
 @dataclass
