@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, bindparam, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,6 +39,7 @@ from app.core.security import (
 logger = logging.getLogger(__name__)
 
 SIGN_IN_FAILED = "Incorrect email or password"
+EMAIL_TAKEN = "An account with this email already exists."
 
 
 def normalize_email(email: str) -> str:
@@ -51,7 +53,7 @@ async def find_user_by_email(*, session: AsyncSession, email: str) -> User | Non
 
 async def register(*, session: AsyncSession, data: Registration, role: Role = Role.USER) -> User:
     if await find_user_by_email(session=session, email=data.email):
-        raise ConflictError("An account with this email already exists.")
+        raise ConflictError(EMAIL_TAKEN)
     user = User(
         email=normalize_email(data.email),
         full_name=data.full_name,
@@ -59,8 +61,17 @@ async def register(*, session: AsyncSession, data: Registration, role: Role = Ro
         role=role,
     )
     session.add(user)
-    await session.commit()
+    await _commit_claiming_email(session)
     return user
+
+
+async def _commit_claiming_email(session: AsyncSession) -> None:
+    """Commit a user's email; if another request took it since our check, the index refuses."""
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise ConflictError(EMAIL_TAKEN) from None
 
 
 async def authenticate(*, session: AsyncSession, email: str, password: str) -> User:
@@ -229,10 +240,10 @@ async def update_profile(*, session: AsyncSession, user: User, data: ProfileUpda
         changes["email"] = normalize_email(changes["email"])
         other = await find_user_by_email(session=session, email=changes["email"])
         if other is not None and other.id != user.id:
-            raise ConflictError("An account with this email already exists.")
+            raise ConflictError(EMAIL_TAKEN)
     user.sqlmodel_update(changes)
     user.updated_at = utcnow()
-    await session.commit()
+    await _commit_claiming_email(session)
     return user
 
 

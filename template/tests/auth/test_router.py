@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from jose import jwt
 from sqlmodel import select
 
+from app.auth import service
 from app.auth.models import AuthSession, User
 from app.core.config import Settings
 from tests.helpers import (
@@ -106,6 +107,20 @@ async def test_register_stores_only_a_hash(client: httpx.AsyncClient, app: FastA
 
 async def test_register_refuses_a_taken_email(client: httpx.AsyncClient, user: Account) -> None:
     r = await client.post(REGISTER, json={"email": user.email.upper(), "password": PASSWORD})
+
+    assert_problem(r, 409, "An account with this email already exists.")
+
+
+async def test_register_race_on_one_email_is_a_conflict(
+    client: httpx.AsyncClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sign-ups that both pass the existence check: the unique index answers the second."""
+
+    async def nobody(**_: object) -> None:
+        return None
+
+    monkeypatch.setattr(service, "find_user_by_email", nobody)
+    r = await client.post(REGISTER, json={"email": user.email, "password": PASSWORD})
 
     assert_problem(r, 409, "An account with this email already exists.")
 
