@@ -253,6 +253,8 @@ def updated_project(template_history: Path, tmp_path_factory: pytest.TempPathFac
     """A default project rendered at v0.1.0, edited by its team, then updated to v0.2.0."""
     project = new_project(template_history, tmp_path_factory.mktemp("diverged") / "api", "v0.1.0")
     make_user_edits(project)
+    # Outside the project: an untracked file would make Copier refuse the dirty work tree.
+    (project.parent / "env-before-update").write_bytes((project / ".env").read_bytes())
     update(project)
     return project
 
@@ -266,6 +268,9 @@ def test_update_keeps_edits_and_brings_the_change(updated_project: Path) -> None
     assert NEW_HEADER in (updated_project / "app/core/middleware.py").read_text()
     assert NEW_HEADER.lower() in (updated_project / "tests/test_errors.py").read_text()
     assert "_commit: v0.2.0" in (updated_project / ".copier-answers.yml").read_text()
+    # The key and database URL in .env (git-ignored, so not a tracked change) are untouched.
+    env_file = (updated_project / ".env").read_bytes()
+    assert env_file == (updated_project.parent / "env-before-update").read_bytes()
     # Only the template's change and the answers file moved; the team's files are as they were.
     changed = {line[3:] for line in tracked_changes(updated_project).splitlines()}
     assert changed == {".copier-answers.yml", "app/core/middleware.py", "tests/test_errors.py"}
@@ -416,15 +421,13 @@ def test_answers_change_during_updates(
     ours = (project / "app/extensions.py").read_text()
 
     # Add a resource and shorten the access tokens while updating to the new release.
-    # As docs/updating.md says: the new answers in a file outside the project, then the CLI.
+    # As docs/updating.md says: resources in a file outside the project, a number with --data,
+    # and no --vcs-ref, which takes the newest release tag.
     changes = tmp_path / "changes.yml"
-    changes.write_text(
-        # sort_keys=False: the order of the resources is the order of their migration chain.
-        yaml.safe_dump(
-            {"resources": {**TWO, "label": SHORT}, "access_token_minutes": 5}, sort_keys=False
-        )
-    )
-    copier_cli(project, "--vcs-ref", "v0.2.0", "--data-file", str(changes))
+    # sort_keys=False: the order of the resources is the order of their migration chain.
+    changes.write_text(yaml.safe_dump({"resources": {**TWO, "label": SHORT}}, sort_keys=False))
+    copier_cli(project, "--data-file", str(changes), "--data", "access_token_minutes=5")
+    assert "_commit: v0.2.0" in (project / ".copier-answers.yml").read_text()
     assert conflict_leftovers(project) == []
     for pattern in RESOURCE_FILES:
         assert (project / pattern.format(name="label")).is_file(), pattern
