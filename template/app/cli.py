@@ -46,7 +46,7 @@ def _read_password(from_stdin: bool) -> str:
 async def run(argv: Sequence[str], settings: Settings) -> str:
     """Carry out one command; return what to print. Bad input raises AppError or ValidationError."""
     args = _parser().parse_args(argv)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session:
             if args.command == "create-admin":

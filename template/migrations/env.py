@@ -31,7 +31,7 @@ def _configure(connection: Connection) -> None:
 
 async def run_migrations() -> None:
     settings = get_settings()
-    engine = create_engine(settings.migrations_database_url or settings.database_url)
+    engine = create_engine(settings, settings.migrations_database_url)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_configure)

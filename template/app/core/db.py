@@ -10,6 +10,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.config import Settings
+
 ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgres": "postgresql+psycopg",
@@ -44,18 +46,24 @@ def async_url(url: str) -> URL:
     return parsed.set(drivername=ASYNC_DRIVERS[backend])
 
 
-def uses_transaction_pooler(url: URL) -> bool:
-    """Neon's `-pooler` hosts run PgBouncer in transaction mode: no prepared statements."""
-    return "-pooler." in (url.host or "")
+def driver_options(url: URL) -> dict[str, Any]:
+    """Neon's `-pooler` hosts run PgBouncer in transaction mode: no prepared statements there."""
+    return {"prepare_threshold": None} if "-pooler." in (url.host or "") else {}
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    url = async_url(database_url)
-    connect_args: dict[str, Any] = {}
-    if uses_transaction_pooler(url):
-        connect_args["prepare_threshold"] = None
-    engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
-    if url.get_backend_name() == "sqlite":
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """The async engine for `url` (default: `DATABASE_URL`), pooled as the settings say."""
+    async_database_url = async_url(url or settings.database_url)
+    engine = create_async_engine(
+        async_database_url,
+        connect_args=driver_options(async_database_url),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle,
+        pool_pre_ping=settings.db_pool_pre_ping,
+    )
+    if async_database_url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
     return engine
 

@@ -1,0 +1,73 @@
+"""Database URLs as providers give them, and the engine the settings describe."""
+
+import pytest
+from sqlalchemy.pool import QueuePool
+
+from app.core.db import DatabaseURLError, async_url, create_engine, driver_options
+from tests.helpers import make_settings
+
+NEON_POOLED = (
+    "postgresql://app:s3cret-pw@ep-cool-1-pooler.eu-central-1.aws.neon.tech/db"
+    "?sslmode=require&channel_binding=require"
+)
+
+
+@pytest.mark.parametrize(
+    ("pasted", "driver"),
+    [
+        ("sqlite:///./app.db", "sqlite+aiosqlite"),
+        ("sqlite+aiosqlite:///./app.db", "sqlite+aiosqlite"),
+        ("postgres://app:pw@db.example.com:5432/app", "postgresql+psycopg"),
+        ("postgresql://app:pw@db.example.com/app", "postgresql+psycopg"),
+        ("postgresql+psycopg2://app:pw@db.example.com/app", "postgresql+psycopg"),
+    ],
+)
+def test_pasted_urls_get_the_async_driver(pasted: str, driver: str) -> None:
+    assert async_url(pasted).drivername == driver
+
+
+def test_neon_pooled_url_keeps_its_tls_options() -> None:
+    url = async_url(NEON_POOLED)
+
+    assert url.query == {"sslmode": "require", "channel_binding": "require"}
+    assert url.host == "ep-cool-1-pooler.eu-central-1.aws.neon.tech"
+
+
+def test_only_a_pooler_host_turns_prepared_statements_off() -> None:
+    assert driver_options(async_url(NEON_POOLED)) == {"prepare_threshold": None}
+    assert driver_options(async_url("postgresql://app@ep-cool-1.aws.neon.tech/db")) == {}
+    assert driver_options(async_url("sqlite:///./app.db")) == {}
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("mysql://app:s3cret-pw@db.example.com/app", "scheme 'mysql' is not supported"),
+        ("postgresql://app:s3cret-pw@/app", "has no host"),
+        ("not a url", "is not a URL"),
+    ],
+)
+def test_bad_urls_are_named_without_the_password(bad: str, message: str) -> None:
+    with pytest.raises(DatabaseURLError, match=message) as refusal:
+        async_url(bad)
+
+    assert "s3cret-pw" not in str(refusal.value)
+
+
+async def test_the_pool_follows_the_settings() -> None:
+    settings = make_settings(
+        "postgresql://app@db.example.com/app",
+        db_pool_size=3,
+        db_max_overflow=2,
+        db_pool_timeout=4.5,
+        db_pool_recycle=60,
+        db_pool_pre_ping=False,
+    )
+    engine = create_engine(settings)
+    try:
+        pool = engine.sync_engine.pool
+        assert isinstance(pool, QueuePool)
+        assert (pool.size(), pool.timeout()) == (3, 4.5)
+        assert (pool._max_overflow, pool._recycle, pool._pre_ping) == (2, 60, False)
+    finally:
+        await engine.dispose()
