@@ -24,7 +24,7 @@ from app.core.rate_limit import RateLimiter
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     engine = create_engine(settings)
     rate_limiter = RateLimiter(settings.redis_url, key_prefix=settings.rate_limit_key_prefix)
 

@@ -82,12 +82,12 @@ async def authenticate(*, session: AsyncSession, email: str, password: str) -> U
     user = await find_user_by_email(session=session, email=email)
     matches, upgraded_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not matches or not user.is_active:
-        logger.info("Sign-in failed")
+        logger.info("Sign-in failed", extra={"event": "login.failed"})
         raise AuthenticationError(SIGN_IN_FAILED)
     if upgraded_hash:
         user.password_hash = upgraded_hash
         await session.commit()
-    logger.info("Sign-in succeeded for user %s", user.id)
+    logger.info("Sign-in succeeded for user %s", user.id, extra={"event": "login.succeeded"})
     return user
 
 
@@ -162,7 +162,11 @@ async def rotate_refresh_token(
     if (await session.exec(spend)).rowcount != 1:
         await _revoke_sessions(session=session, where=col(AuthSession.id) == claims.sid, now=now)
         await session.commit()
-        logger.warning("Refresh token reused; session %s revoked", claims.sid)
+        logger.warning(
+            "Refresh token reused; session %s revoked",
+            claims.sid,
+            extra={"event": "refresh.reused"},
+        )
         raise AuthenticationError
     auth_session = await _live_session(session=session, session_id=claims.sid, now=now)
     if auth_session is None:
@@ -231,7 +235,9 @@ async def logout(
         where = (col(AuthSession.id) == claims.sid) & (col(AuthSession.user_id) == user.id)
         await _revoke_sessions(session=session, where=where, now=utcnow())
         await session.commit()
-        logger.info("User %s signed out of session %s", user.id, claims.sid)
+        logger.info(
+            "User %s signed out of session %s", user.id, claims.sid, extra={"event": "logout"}
+        )
 
 
 async def update_profile(*, session: AsyncSession, user: User, data: ProfileUpdate) -> User:
@@ -259,7 +265,11 @@ async def change_password(
     others = (col(AuthSession.user_id) == user.id) & (col(AuthSession.id) != current_session_id)
     await _revoke_sessions(session=session, where=others, now=utcnow())
     await session.commit()
-    logger.info("User %s changed their password; other sessions revoked", user.id)
+    logger.info(
+        "User %s changed their password; other sessions revoked",
+        user.id,
+        extra={"event": "password.changed"},
+    )
 
 
 async def list_users(*, session: AsyncSession, query: UserQuery) -> Page[User]:
@@ -283,7 +293,13 @@ async def update_user(
             session=session, where=col(AuthSession.user_id) == user.id, now=utcnow()
         )
     await session.commit()
-    logger.info("Admin %s changed user %s: %s", actor.id, user.id, sorted(changes))
+    logger.info(
+        "Admin %s changed user %s: %s",
+        actor.id,
+        user.id,
+        sorted(changes),
+        extra={"event": "user.changed"},
+    )
     return user
 
 
@@ -295,5 +311,5 @@ async def promote(*, session: AsyncSession, email: str) -> User:
     user.role = Role.ADMIN
     user.updated_at = utcnow()
     await session.commit()
-    logger.info("User %s is now an admin", user.id)
+    logger.info("User %s is now an admin", user.id, extra={"event": "user.promoted"})
     return user

@@ -1,5 +1,10 @@
-"""Log lines that carry the request id and cannot be forged with line breaks."""
+"""Log lines that carry the request id and cannot be forged with line breaks.
 
+Auth events carry an `event` attribute (`login.failed`, `refresh.reused`, ...) that JSON lines
+show as a field, so a log pipeline can alert on them without parsing messages.
+"""
+
+import json
 import logging
 import sys
 from contextvars import ContextVar
@@ -7,6 +12,7 @@ from contextvars import ContextVar
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+HANDLER_NAME = "app"
 
 
 class RequestIdFilter(logging.Filter):
@@ -23,13 +29,33 @@ class EscapingFormatter(logging.Formatter):
         return super().formatMessage(record)
 
 
-def configure_logging(level: str) -> None:
-    """Send the `app` loggers to stderr; calling it again (one app per test) adds nothing."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, for log collectors; JSON escapes line breaks by itself."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if event := getattr(record, "event", None):
+            entry["event"] = event
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str, *, json_lines: bool = False) -> None:
+    """Send the `app` loggers to stderr, as text or JSON lines; calling it again adds no handler."""
     logger = logging.getLogger("app")
     logger.setLevel(level)
-    if not logger.handlers:
+    handler = next((h for h in logger.handlers if h.name == HANDLER_NAME), None)
+    if handler is None:
         handler = logging.StreamHandler(sys.stderr)
+        handler.set_name(HANDLER_NAME)
         handler.addFilter(RequestIdFilter())
-        handler.setFormatter(EscapingFormatter(LOG_FORMAT))
         logger.addHandler(handler)
         logger.propagate = False
+    handler.setFormatter(JsonFormatter() if json_lines else EscapingFormatter(LOG_FORMAT))

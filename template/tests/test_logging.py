@@ -1,0 +1,73 @@
+"""Log lines as text or JSON, and the auth events they carry."""
+
+import json
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from app.core.logging import HANDLER_NAME, EscapingFormatter, JsonFormatter, configure_logging
+from tests.helpers import Account, login
+
+
+def record(message: str, *args: object, **attributes: object) -> logging.LogRecord:
+    entry = logging.LogRecord("app.test", logging.INFO, __file__, 1, message, args, None)
+    entry.__dict__.update(request_id="abc123", **attributes)
+    return entry
+
+
+def test_json_lines_hold_the_request_id_event_and_an_escaped_message() -> None:
+    line = JsonFormatter().format(record("user %s", "eve\nforged", event="login.failed"))
+
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "user eve\nforged"
+    assert (entry["request_id"], entry["event"], entry["level"]) == (
+        "abc123",
+        "login.failed",
+        "INFO",
+    )
+
+
+@pytest.fixture
+def app_logger() -> Iterator[logging.Logger]:
+    """The `app` logger, restored to text lines afterwards."""
+    yield logging.getLogger("app")
+    configure_logging("INFO")
+
+
+def test_the_setting_switches_between_text_and_json(app_logger: logging.Logger) -> None:
+    def formatters() -> list[type[logging.Formatter | None]]:
+        return [type(h.formatter) for h in app_logger.handlers if h.name == HANDLER_NAME]
+
+    configure_logging("INFO", json_lines=True)
+    assert formatters() == [JsonFormatter]
+
+    configure_logging("INFO")
+    assert formatters() == [EscapingFormatter]
+
+
+@pytest.fixture
+def app_records(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog, seeing the `app` loggers (which otherwise write only to their own handler)."""
+    monkeypatch.setattr(logging.getLogger("app"), "propagate", True)
+    with caplog.at_level(logging.INFO, logger="app"):
+        yield caplog
+
+
+def events(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.event for r in caplog.records if hasattr(r, "event")]
+
+
+async def test_sign_in_and_refresh_reuse_are_logged_as_events(
+    client: httpx.AsyncClient, user: Account, app_records: pytest.LogCaptureFixture
+) -> None:
+    await login(client, user.email, "a wrong password")
+    tokens = (await login(client, user.email)).json()
+    for _ in range(2):
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+
+    assert events(app_records) == ["login.failed", "login.succeeded", "refresh.reused"]
