@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import models  # noqa: F401 (puts every table on SQLModel.metadata)
 from app.auth import service
@@ -133,6 +134,18 @@ def password_hash() -> str:
     return password_context.hash(PASSWORD)
 
 
+async def open_session(app: FastAPI, session: AsyncSession, user: User, password: str) -> Account:
+    """A new sign-in session for `user`, straight from the service (no slow password check)."""
+    tokens = await service.start_session(session=session, settings=app.state.settings, user=user)
+    return Account(
+        id=user.id,
+        email=user.email,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        password=password,
+    )
+
+
 @pytest.fixture
 def make_account(app: FastAPI, password_hash: str) -> MakeAccount:
     """Create a user straight in the database and open a session for them (no slow login)."""
@@ -146,15 +159,7 @@ def make_account(app: FastAPI, password_hash: str) -> MakeAccount:
             )
             session.add(user)
             await session.commit()
-            tokens = await service.start_session(
-                session=session, settings=app.state.settings, user=user
-            )
-        return Account(
-            id=user.id,
-            email=user.email,
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-        )
+            return await open_session(app, session, user, PASSWORD)
 
     return make
 
@@ -167,16 +172,7 @@ def sign_in_again(app: FastAPI) -> SignInAgain:
         async with app.state.sessionmaker() as session:
             user = await session.get(User, account.id)
             assert user is not None
-            tokens = await service.start_session(
-                session=session, settings=app.state.settings, user=user
-            )
-        return Account(
-            id=account.id,
-            email=account.email,
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-            password=account.password,
-        )
+            return await open_session(app, session, user, account.password)
 
     return sign_in
 
