@@ -14,7 +14,7 @@ from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import (
-    BodyLimitMiddleware,
+    RequestBodyMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
     ServerErrorMiddleware,
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # The last added runs first: ids, then headers, then CORS, limits and the 500 catch-all.
     app.add_middleware(ServerErrorMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -91,10 +91,48 @@ async def test_wrong_method(client: httpx.AsyncClient) -> None:
     assert r.headers["allow"] == "GET"
 
 
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"content-type": "text/plain"}, {"content-type": "application/xml"}, {}],
+    ids=["text", "xml", "no-content-type"],
+)
+async def test_a_body_of_a_type_the_api_does_not_read(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    body = b'{"email": "ada@example.com", "password": "correct horse battery"}'
+    r = await client.post("/api/v1/auth/register", content=body, headers=headers)
+
+    assert_problem(
+        r,
+        415,
+        "Send the body as one of: application/json, application/x-www-form-urlencoded.",
+    )
+    assert_security_headers(r)
+
+
+async def test_json_with_a_charset_is_read(client: httpx.AsyncClient) -> None:
+    body = b'{"email": "ada@example.com", "password": "correct horse battery"}'
+    headers = {"content-type": "Application/JSON; charset=utf-8"}
+    r = await client.post("/api/v1/auth/register", content=body, headers=headers)
+
+    assert r.status_code == 201, r.text
+
+
+async def test_deeply_nested_json_is_a_client_error(client: httpx.AsyncClient) -> None:
+    """Nesting past the parser's recursion limit is refused as a bad body, never a 500."""
+    body = b"[" * 100_000 + b"]" * 100_000
+    r = await client.post("/api/v1/auth/register", content=body, headers=JSON)
+
+    assert_problem(r, 400, "There was an error parsing the body")
+
+
 async def test_a_declared_body_over_the_limit(database_url: str) -> None:
     settings = make_settings(database_url, max_body_bytes=2048)
     async with running_app(settings) as application, client_for(application) as client:
-        r = await client.post("/api/v1/auth/register", content=b"x" * 2049)
+        r = await client.post("/api/v1/auth/register", content=b"x" * 2049, headers=JSON)
 
     assert_problem(r, 413, "The request body is larger than 2048 bytes.")
     assert_security_headers(r)
@@ -109,7 +147,7 @@ async def test_a_streamed_body_over_the_limit(database_url: str) -> None:
 
     settings = make_settings(database_url, max_body_bytes=2048)
     async with running_app(settings) as application, client_for(application) as client:
-        r = await client.post("/api/v1/auth/register", content=chunks())
+        r = await client.post("/api/v1/auth/register", content=chunks(), headers=JSON)
 
     assert "content-length" not in r.request.headers
     assert_problem(r, 413, "The request body is larger than 2048 bytes.")
@@ -123,7 +161,7 @@ async def test_a_body_at_the_limit_is_read(database_url: str) -> None:
         r = await client.post(
             "/api/v1/auth/register",
             content=body.ljust(2048),
-            headers={"content-type": "application/json"},
+            headers=JSON,
         )
 
     assert r.status_code == 201, r.text
@@ -133,7 +171,7 @@ async def test_malformed_json(client: httpx.AsyncClient) -> None:
     r = await client.post(
         "/api/v1/auth/register",
         content=b'{"email": ',
-        headers={"content-type": "application/json"},
+        headers=JSON,
     )
 
     assert r.status_code == 422, r.text

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware, one job each: request ids, security headers, body limits, 500s."""
+"""Pure ASGI middleware, one job each: request ids, security headers, request bodies, 500s."""
 
 import json
 import logging
@@ -27,6 +27,10 @@ SECURITY_HEADERS = {
     # A page that needs more (the API docs, app.core.docs) sets its own policy.
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
+
+
+# JSON for the API, the OAuth2 form for sign-in.
+READABLE_MEDIA_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
 
 
 async def send_problem(send: Send, status_code: int, detail: str | None = None) -> None:
@@ -88,8 +92,9 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodyLimitMiddleware:
-    """Refuses request bodies over `max_bytes` with a 413 problem, whether declared or streamed."""
+class RequestBodyMiddleware:
+    """Admits only request bodies the API reads: a type it parses (else 415) and at most
+    `max_bytes`, whether declared or streamed (else 413)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -99,8 +104,16 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
+        has_body = "transfer-encoding" in headers or (declared.isdigit() and int(declared) > 0)
+        media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if has_body and media_type not in READABLE_MEDIA_TYPES:
+            readable = ", ".join(sorted(READABLE_MEDIA_TYPES))
+            detail = f"Send the body as one of: {readable}."
+            await send_problem(send, status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail)
+            return
         too_large = f"The request body is larger than {self.max_bytes} bytes."
-        declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await send_problem(send, status.HTTP_413_CONTENT_TOO_LARGE, too_large)
             return
