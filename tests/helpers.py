@@ -22,9 +22,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RENDERS: dict[str, dict[str, Any]] = {
     "defaults": {},
     # Every field type, required and optional, with and without defaults, and a snake_case name
-    # whose plural is irregular ("stock_categories").
+    # whose plural is irregular ("stock_categories"); PyJWT with ES256 keys.
     "all-field-types": {
         "project_name": "Field Zoo",
+        "jwt_library": "pyjwt",
+        "jwt_algorithm": "ES256",
         "resources": {
             "book": {
                 "title": "str(80)",
@@ -62,6 +64,7 @@ RENDERS: dict[str, dict[str, Any]] = {
     "postgresql": {
         "project_name": "Pg Shop",
         "database_url": "postgres://postgres@127.0.0.1:5432/test",
+        "jwt_algorithm": "RS256",
         "resources": {"order": {"reference": "str(40)", "total": "decimal = 0", "paid": "bool"}},
     },
 }
@@ -74,6 +77,8 @@ LEAKY_ENV_VARS = frozenset(
         "TEST_DATABASE_URL",
         "REDIS_URL",
         "SECRET_KEY",
+        "JWT_PRIVATE_KEY",
+        "JWT_RETIRED_PUBLIC_KEYS",
         "ENVIRONMENT",
         "VIRTUAL_ENV",
         "UV_PROJECT_ENVIRONMENT",

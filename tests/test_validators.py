@@ -146,6 +146,17 @@ def test_bad_answer_is_refused_with_advice(
     assert advice in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [("jwt_algorithm", "none"), ("jwt_algorithm", "HS512"), ("jwt_library", "authlib")],
+)
+def test_an_answer_outside_the_choices_is_refused(
+    copy_template: CopyTemplate, question: str, answer: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^Invalid choice for '{question}': '{answer}' is not in"):
+        copy_template({question: answer})
+
+
 def test_list_shorthand_renders_each_resource(copy_template: CopyTemplate) -> None:
     project = copy_template({"resources": "[todo, note]"})
 
@@ -200,6 +211,16 @@ def test_secret_key_is_generated_into_env_file_only(copy_template: CopyTemplate)
     for key in keys:
         distinct_bytes = {key[i : i + 2] for i in range(0, len(key), 2)}
         assert len(distinct_bytes) > 16, f"SECRET_KEY {key} repeats itself"
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_a_key_pair_render_has_no_secret_key(copy_template: CopyTemplate, algorithm: str) -> None:
+    """SECRET_KEY only signs HS256 tokens; a key-pair render has no use for one."""
+    project = copy_template({"jwt_algorithm": algorithm})
+
+    assert "SECRET_KEY" not in (project / ".env").read_text()
+    assert "secret_key" not in (project / "app" / "core" / "config.py").read_text()
+    assert (project / "app" / "core" / "keys.py").is_file()
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,8 @@ from fastapi import FastAPI
 from app.auth.models import User
 from app.core.config import Settings
 from app.main import create_app
+from tests.tokens import KEY_SETTINGS
 
-# A fixed key, so a test can sign its own (good or forged) tokens; never a real one.
-SECRET_KEY = "5e1f0c9b7a3d4e2f8a6b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f"
 PASSWORD = "correct horse battery staple"
 UNAUTHORIZED = "Could not validate credentials"
 SIGN_IN_FAILED = "Incorrect email or password"
@@ -30,7 +29,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "environment": "test",
         "database_url": database_url,
-        "secret_key": SECRET_KEY,
+        **KEY_SETTINGS,
         **overrides,
     }
     return Settings(_env_file=None, **values)

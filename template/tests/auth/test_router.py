@@ -7,7 +7,6 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from jose import jwt
 from sqlmodel import select
 
 from app.auth import service
@@ -15,7 +14,6 @@ from app.auth.models import AuthSession, User
 from app.core.config import Settings
 from tests.helpers import (
     PASSWORD,
-    SECRET_KEY,
     SIGN_IN_FAILED,
     Account,
     MakeAccount,
@@ -33,6 +31,7 @@ from tests.helpers import (
     missing,
     running_app,
 )
+from tests.tokens import claims_of, sign
 
 REGISTER = "/api/v1/auth/register"
 REFRESH = "/api/v1/auth/refresh"
@@ -428,8 +427,7 @@ async def test_an_expired_session_ends_both_tokens(
 async def test_an_expired_refresh_token_is_refused(
     client: httpx.AsyncClient, user: Account
 ) -> None:
-    claims = jwt.get_unverified_claims(user.refresh_token)
-    claims["exp"] = claims["iat"] - 1
-    expired = jwt.encode(claims, SECRET_KEY, algorithm="HS256")
+    claims = claims_of(user.refresh_token)
+    expired = sign(claims_of(user.refresh_token, exp=claims["iat"] - 1))
 
     assert_unauthorized(await refresh(client, expired))
