@@ -51,7 +51,9 @@ async def run(argv: Sequence[str], settings: Settings) -> str:
         async with create_sessionmaker(engine)() as session:
             if args.command == "create-admin":
                 data = Registration(email=args.email, password=_read_password(args.password_stdin))
-                user = await service.register(session=session, data=data, role=Role.ADMIN)
+                user = await service.register(
+                    session=session, settings=settings, data=data, role=Role.ADMIN
+                )
                 return f"Created admin {user.email}"
             user = await service.promote(session=session, email=args.email)
             return f"{user.email} is now an admin"

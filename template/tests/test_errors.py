@@ -156,7 +156,7 @@ async def test_a_streamed_body_over_the_limit(database_url: str) -> None:
 
 async def test_a_body_at_the_limit_is_read(database_url: str) -> None:
     settings = make_settings(database_url, max_body_bytes=2048)
-    body = b'{"email": "ada@example.com", "password": "' + b"p" * 64 + b'"}'
+    body = b'{"email": "ada@example.com", "password": "' + PASSWORD.encode() + b'"}'
     async with running_app(settings) as application, client_for(application) as client:
         r = await client.post(
             "/api/v1/auth/register",

@@ -62,8 +62,8 @@ AdminUser = Annotated[User, Depends(require_admin)]
 
 
 def _client(request: Request) -> tuple[RateLimiter, str]:
-    """The limiter and the caller's address (behind a proxy, run uvicorn with
-    --forwarded-allow-ips set to the proxy's address so that this is the real client)."""
+    """The limiter and the caller's address: the connecting peer, or the client that a proxy
+    listed in TRUSTED_PROXIES names in X-Forwarded-For (never a header from anyone else)."""
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter, request.client.host if request.client else "unknown"
 

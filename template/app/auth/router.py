@@ -36,9 +36,9 @@ admin_router = APIRouter(prefix="/admin", tags=["admin"])
 @auth_router.post(
     "/register", status_code=status.HTTP_201_CREATED, dependencies=[Depends(limit_register)]
 )
-async def register(session: SessionDep, data: Registration) -> UserPublic:
+async def register(session: SessionDep, settings: SettingsDep, data: Registration) -> UserPublic:
     """Create an account."""
-    user = await service.register(session=session, data=data)
+    user = await service.register(session=session, settings=settings, data=data)
     return UserPublic.model_validate(user)
 
 
@@ -82,11 +82,15 @@ async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdate)
 
 @users_router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    session: SessionDep, user: CurrentUser, claims: AccessClaims, data: PasswordChange
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    claims: AccessClaims,
+    data: PasswordChange,
 ) -> None:
     """Change your password; every other session ends."""
     await service.change_password(
-        session=session, user=user, current_session_id=claims.sid, data=data
+        session=session, settings=settings, user=user, current_session_id=claims.sid, data=data
     )
 
 

@@ -24,6 +24,7 @@ from app.auth.models import (
     UserAdminUpdate,
     UserQuery,
 )
+from app.auth.passwords import check_password
 from app.core.config import Settings
 from app.core.errors import AppError, AuthenticationError, ConflictError, NotFoundError
 from app.core.models import utcnow
@@ -51,7 +52,16 @@ async def find_user_by_email(*, session: AsyncSession, email: str) -> User | Non
     return (await session.exec(statement)).first()
 
 
-async def register(*, session: AsyncSession, data: Registration, role: Role = Role.USER) -> User:
+async def register(
+    *, session: AsyncSession, settings: Settings, data: Registration, role: Role = Role.USER
+) -> User:
+    await check_password(
+        data.password,
+        field="password",
+        min_score=settings.password_min_score,
+        email=data.email,
+        full_name=data.full_name,
+    )
     if await find_user_by_email(session=session, email=data.email):
         raise ConflictError(EMAIL_TAKEN)
     user = User(
@@ -254,9 +264,21 @@ async def update_profile(*, session: AsyncSession, user: User, data: ProfileUpda
 
 
 async def change_password(
-    *, session: AsyncSession, user: User, current_session_id: UUID, data: PasswordChange
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    current_session_id: UUID,
+    data: PasswordChange,
 ) -> None:
     """Set a new password and end every other session of the user."""
+    await check_password(
+        data.new_password,
+        field="new_password",
+        min_score=settings.password_min_score,
+        email=user.email,
+        full_name=user.full_name,
+    )
     matches, _ = await verify_password(data.current_password, user.password_hash)
     if not matches:
         raise AppError("The current password is incorrect.")

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from app.core.logging import request_id_var
 
 PROBLEM_JSON = "application/problem+json"
+INVALID_REQUEST = "The request is not valid; see errors."
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,17 @@ class AuthenticationError(AppError):
         super().__init__(detail, {"WWW-Authenticate": "Bearer"})
 
 
+class FieldError(AppError):
+    """A body field that the schema accepted but a rule of the service refuses: a 422 shaped
+    like any validation error."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+
+    def __init__(self, field: str, error_type: str, msg: str) -> None:
+        super().__init__(msg)
+        self.error = {"loc": ["body", field], "type": error_type, "msg": msg}
+
+
 class RateLimitedError(AppError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
 
@@ -82,6 +94,8 @@ def problem_response(
 
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)  # noqa: S101 (registered for AppError only)
+    if isinstance(exc, FieldError):
+        return problem_response(exc.status_code, INVALID_REQUEST, errors=[exc.error])
     return problem_response(exc.status_code, exc.detail, exc.headers)
 
 
@@ -95,11 +109,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 (registered for it only)
     # FastAPI's default body echoes the submitted input (passwords included): keep loc, type, msg.
     errors = [{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]} for e in exc.errors()]
-    return problem_response(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        "The request is not valid; see errors.",
-        errors=errors,
-    )
+    return problem_response(status.HTTP_422_UNPROCESSABLE_CONTENT, INVALID_REQUEST, errors=errors)
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:

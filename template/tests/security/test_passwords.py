@@ -1,0 +1,145 @@
+"""ASVS V6.2: common and guessable passwords are refused wherever a new password is set."""
+
+import io
+import secrets
+
+import httpx
+import pytest
+
+from app import cli
+from app.auth.passwords import ANALYSED_LENGTH
+from app.core.config import Settings
+from app.core.errors import FieldError
+from tests.helpers import (
+    INVALID,
+    PASSWORD,
+    Account,
+    assert_problem,
+    client_for,
+    login,
+    make_settings,
+    running_app,
+)
+
+REGISTER = "/api/v1/auth/register"
+PASSWORD_URL = "/api/v1/users/me/password"
+EMAIL = "ada@example.com"  # the `user` fixture's email too
+TOO_WEAK = "This password is too easy to guess."
+
+GUESSABLE = pytest.mark.parametrize(
+    "password",
+    ["password123456", "qwertyuiop123", "ada@example.com!", "zxcvbnm,./as"],
+    ids=["common", "common-walk", "from-the-email", "keyboard-walk"],
+)
+
+
+def assert_too_weak(response: httpx.Response, field: str, password: str) -> None:
+    """A 422 like any validation error, with zxcvbn's advice and never the password."""
+    assert_problem(response, 422, INVALID, errors=response.json().get("errors"))
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["body", field]
+    assert error["type"] == "password_too_weak"
+    assert error["msg"].startswith(TOO_WEAK)
+    assert len(error["msg"]) > len(TOO_WEAK)  # with advice
+    assert password not in response.text
+
+
+@GUESSABLE
+async def test_sign_up_refuses_a_guessable_password(
+    client: httpx.AsyncClient, password: str
+) -> None:
+    r = await client.post(REGISTER, json={"email": EMAIL, "password": password})
+
+    assert_too_weak(r, "password", password)
+    assert (await login(client, EMAIL, password)).status_code == 401
+
+
+@GUESSABLE
+async def test_password_change_refuses_a_guessable_password(
+    client: httpx.AsyncClient, user: Account, password: str
+) -> None:
+    change = {"current_password": PASSWORD, "new_password": password}
+
+    r = await client.post(PASSWORD_URL, json=change, headers=user.headers)
+
+    assert_too_weak(r, "new_password", password)
+    assert (await login(client, user.email, PASSWORD)).status_code == 200
+
+
+async def test_a_password_built_from_the_name_is_refused(client: httpx.AsyncClient) -> None:
+    payload = {"email": "al@example.com", "password": "Ada Lovelace!!", "full_name": "Ada Lovelace"}
+
+    r = await client.post(REGISTER, json=payload)
+
+    assert_too_weak(r, "password", payload["password"])
+
+
+async def test_a_strong_password_is_accepted(client: httpx.AsyncClient, user: Account) -> None:
+    new_password = secrets.token_urlsafe(18)
+    change = {"current_password": PASSWORD, "new_password": new_password}
+
+    signed_up = await client.post(REGISTER, json={"email": "b@example.com", "password": PASSWORD})
+    changed = await client.post(PASSWORD_URL, json=change, headers=user.headers)
+
+    assert signed_up.status_code == 201, signed_up.text
+    assert changed.status_code == 204, changed.text
+    assert (await login(client, user.email, new_password)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("min_score", "password", "accepted"),
+    [
+        (1, "qwertyuiop123", True),  # scores 1: refused by the default 3
+        (3, "monkey dragon", True),  # scores 3
+        (4, "monkey dragon", False),
+        (0, "password123456", True),  # 0 turns the check off
+    ],
+)
+async def test_password_min_score_sets_the_bar(
+    database_url: str, min_score: int, password: str, accepted: bool
+) -> None:
+    settings = make_settings(database_url, password_min_score=min_score)
+    async with running_app(settings) as application, client_for(application) as client:
+        r = await client.post(REGISTER, json={"email": EMAIL, "password": password})
+
+    if accepted:
+        assert r.status_code == 201, r.text
+    else:
+        assert_too_weak(r, "password", password)
+
+
+@pytest.mark.parametrize("value", [-1, 5])
+def test_password_min_score_is_zero_to_four(value: int) -> None:
+    with pytest.raises(ValueError, match="password_min_score"):
+        make_settings("sqlite://", password_min_score=value)
+
+
+async def test_create_admin_refuses_a_guessable_password(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("password123456\n"))
+
+    with pytest.raises(FieldError, match=TOO_WEAK):
+        await cli.run(["create-admin", "root@example.com", "--password-stdin"], settings)
+
+    assert (await login(client, "root@example.com", "password123456")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("password", "accepted"),
+    [("ab" * 64, False), (secrets.token_urlsafe(96), True)],
+    ids=["long-repeat", "long-random"],
+)
+async def test_a_long_password_is_judged_by_its_start(
+    client: httpx.AsyncClient, password: str, accepted: bool
+) -> None:
+    """zxcvbn reads the first ANALYSED_LENGTH characters (it refuses more than 72 itself)."""
+    assert len(password) == 128 > ANALYSED_LENGTH
+
+    r = await client.post(REGISTER, json={"email": EMAIL, "password": password})
+
+    if accepted:
+        assert r.status_code == 201, r.text
+        assert (await login(client, EMAIL, password)).status_code == 200
+    else:
+        assert_too_weak(r, "password", password)
