@@ -44,7 +44,9 @@ RAISED_SETTINGS = {
     "LOGIN_RATE_LIMIT": "1000000/minute",
     "LOGIN_ACCOUNT_RATE_LIMIT": "1000000/minute",
     "REGISTER_RATE_LIMIT": "1000000/minute",
+    "REGISTER_ACCOUNT_RATE_LIMIT": "1000000/minute",
     "REFRESH_RATE_LIMIT": "1000000/minute",
+    "REFRESH_ACCOUNT_RATE_LIMIT": "1000000/minute",
 }
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -6,7 +6,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from app.auth import service
-from app.auth.models import Role, User
+from app.auth.models import RefreshRequest, Registration, Role, User
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import AuthenticationError, ForbiddenError
@@ -82,10 +82,38 @@ LoginForm = Annotated[OAuth2PasswordRequestForm, Depends(read_login_form)]
 
 
 async def limit_register(request: Request, settings: SettingsDep) -> None:
+    """Every sign-up attempt counts per client address, a malformed one too."""
     limiter, address = _client(request)
     await limiter.hit(settings.register_rate_limit, "register", address)
 
 
+async def read_registration(
+    request: Request, settings: SettingsDep, data: Registration
+) -> Registration:
+    """The sign-up, once throttled per email address."""
+    limiter, _ = _client(request)
+    await limiter.hit(settings.register_account_rate_limit, "register-account", data.email.lower())
+    return data
+
+
+RegistrationData = Annotated[Registration, Depends(read_registration)]
+
+
 async def limit_refresh(request: Request, settings: SettingsDep) -> None:
+    """Every refresh attempt counts per client address, a malformed one too."""
     limiter, address = _client(request)
     await limiter.hit(settings.refresh_rate_limit, "refresh", address)
+
+
+async def read_refresh_request(
+    request: Request, settings: SettingsDep, data: RefreshRequest
+) -> RefreshRequest:
+    """The refresh request, once throttled per account. Only a token that verifies counts
+    against its user, so no one can use up someone else's refreshes."""
+    limiter, _ = _client(request)
+    claims = decode_token(settings, data.refresh_token, expected_type="refresh")
+    await limiter.hit(settings.refresh_account_rate_limit, "refresh-account", str(claims.sub))
+    return data
+
+
+RefreshData = Annotated[RefreshRequest, Depends(read_refresh_request)]

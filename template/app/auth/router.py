@@ -11,6 +11,8 @@ from app.auth.deps import (
     AdminUser,
     CurrentUser,
     LoginForm,
+    RefreshData,
+    RegistrationData,
     SettingsDep,
     limit_refresh,
     limit_register,
@@ -19,7 +21,6 @@ from app.auth.models import (
     PasswordChange,
     ProfileUpdate,
     RefreshRequest,
-    Registration,
     TokenPair,
     UserAdminUpdate,
     UserPage,
@@ -36,7 +37,9 @@ admin_router = APIRouter(prefix="/admin", tags=["admin"])
 @auth_router.post(
     "/register", status_code=status.HTTP_201_CREATED, dependencies=[Depends(limit_register)]
 )
-async def register(session: SessionDep, settings: SettingsDep, data: Registration) -> UserPublic:
+async def register(
+    session: SessionDep, settings: SettingsDep, data: RegistrationData
+) -> UserPublic:
     """Create an account."""
     user = await service.register(session=session, settings=settings, data=data)
     return UserPublic.model_validate(user)
@@ -50,7 +53,7 @@ async def login(session: SessionDep, settings: SettingsDep, form: LoginForm) -> 
 
 
 @auth_router.post("/refresh", dependencies=[Depends(limit_refresh)])
-async def refresh(session: SessionDep, settings: SettingsDep, data: RefreshRequest) -> TokenPair:
+async def refresh(session: SessionDep, settings: SettingsDep, data: RefreshData) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token is spent."""
     return await service.rotate_refresh_token(
         session=session, settings=settings, refresh_token=data.refresh_token

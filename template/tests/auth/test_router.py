@@ -31,7 +31,7 @@ from tests.helpers import (
     missing,
     running_app,
 )
-from tests.tokens import claims_of, sign
+from tests.tokens import FORGERY_KEY, claims_of, sign
 
 REGISTER = "/api/v1/auth/register"
 REFRESH = "/api/v1/auth/refresh"
@@ -332,7 +332,15 @@ STRICT_LIMITS = {
     "login_rate_limit": "2/minute",
     "login_account_rate_limit": "2/minute",
     "register_rate_limit": "2/minute",
+    "register_account_rate_limit": "2/minute",
     "refresh_rate_limit": "2/minute",
+    "refresh_account_rate_limit": "2/minute",
+}
+# Per-account limits alone: the per-client ones out of reach.
+ACCOUNT_LIMITS = STRICT_LIMITS | {
+    "login_rate_limit": "100/minute",
+    "register_rate_limit": "100/minute",
+    "refresh_rate_limit": "100/minute",
 }
 
 
@@ -385,11 +393,53 @@ async def test_register_is_rate_limited(strict_client: httpx.AsyncClient) -> Non
     assert_rate_limited(await strict_client.post(REGISTER, json=payload))
 
 
+# Long enough for the schema, refused by the password policy: the attempt reaches the limiter.
+WEAK = "password1234"
+
+
+async def test_register_is_rate_limited_per_email(
+    database_url: str, limiter_settings: dict[str, str]
+) -> None:
+    settings = make_settings(database_url, **ACCOUNT_LIMITS, **limiter_settings)
+    async with running_app(settings) as application, client_for(application) as client:
+        for _ in range(2):
+            weak = await client.post(REGISTER, json={"email": "ada@example.com", "password": WEAK})
+            assert weak.status_code == 422, weak.text
+        limited = await client.post(
+            REGISTER, json={"email": "ADA@example.com", "password": PASSWORD}
+        )
+        other = await client.post(REGISTER, json={"email": "bo@example.com", "password": PASSWORD})
+
+    assert_rate_limited(limited)
+    assert other.status_code == 201, other.text
+
+
 async def test_refresh_is_rate_limited(strict_client: httpx.AsyncClient) -> None:
     for _ in range(2):
         assert_unauthorized(await refresh(strict_client, "not-a-token"))
 
     assert_rate_limited(await refresh(strict_client, "not-a-token"))
+
+
+async def test_refresh_is_rate_limited_per_account_by_valid_tokens_only(
+    database_url: str, limiter_settings: dict[str, str], user: Account, other_user: Account
+) -> None:
+    """Forged tokens in someone's name do not use up their count; their own refreshes do."""
+    forged = sign(claims_of(user.refresh_token), key=FORGERY_KEY)
+    settings = make_settings(database_url, **ACCOUNT_LIMITS, **limiter_settings)
+    async with running_app(settings) as application, client_for(application) as client:
+        for _ in range(3):
+            assert_unauthorized(await refresh(client, forged))
+        token = user.refresh_token
+        for _ in range(2):
+            r = await refresh(client, token)
+            assert r.status_code == 200, r.text
+            token = r.json()["refresh_token"]
+        limited = await refresh(client, token)
+        other = await refresh(client, other_user.refresh_token)
+
+    assert_rate_limited(limited)
+    assert other.status_code == 200, other.text
 
 
 async def test_instances_on_one_redis_share_their_counts(
