@@ -68,6 +68,15 @@ def _client(request: Request) -> tuple[RateLimiter, str]:
     return limiter, request.client.host if request.client else "unknown"
 
 
+async def limit_reauthentication(
+    request: Request, settings: SettingsDep, claims: AccessClaims
+) -> None:
+    """Password checks of a signed-in user count like sign-ins to their account, so a stolen
+    access token cannot guess the password through them."""
+    limiter, _ = _client(request)
+    await limiter.hit(settings.login_account_rate_limit, "reauthenticate", str(claims.sub))
+
+
 async def read_login_form(
     request: Request, settings: SettingsDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> OAuth2PasswordRequestForm:

@@ -17,6 +17,8 @@ MAX_PASSWORD_LENGTH = 128
 MAX_EMAIL_LENGTH = 320
 Password = Annotated[str, StringConstraints(min_length=12, max_length=MAX_PASSWORD_LENGTH)]
 FullName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# The newest sessions a user sees and may end at once; older ones still end with a password change.
+MAX_LISTED_SESSIONS = 100
 
 
 class Role(StrEnum):
@@ -116,6 +118,24 @@ class PasswordChange(SQLModel):
 
     current_password: str = Field(max_length=128)
     new_password: Password
+
+
+class SessionPublic(SQLModel):
+    """A live sign-in session of the caller; `current` is the one of this request's token."""
+
+    id: UUID
+    created_at: datetime
+    expires_at: datetime
+    current: bool
+
+
+class SessionsEnd(SQLModel):
+    """Sessions to end, confirmed with the current password (ASVS V7.5.2)."""
+
+    model_config = FORBID_EXTRA
+
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    session_ids: list[UUID] = Field(min_length=1, max_length=MAX_LISTED_SESSIONS)
 
 
 class UserAdminUpdate(SQLModel):

@@ -14,6 +14,7 @@ from app.auth.deps import (
     RefreshData,
     RegistrationData,
     SettingsDep,
+    limit_reauthentication,
     limit_refresh,
     limit_register,
 )
@@ -21,6 +22,8 @@ from app.auth.models import (
     PasswordChange,
     ProfileUpdate,
     RefreshRequest,
+    SessionPublic,
+    SessionsEnd,
     TokenPair,
     UserAdminUpdate,
     UserPage,
@@ -83,7 +86,11 @@ async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdate)
     return UserPublic.model_validate(updated)
 
 
-@users_router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+@users_router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(limit_reauthentication)],
+)
 async def change_password(
     session: SessionDep,
     settings: SettingsDep,
@@ -95,6 +102,24 @@ async def change_password(
     await service.change_password(
         session=session, settings=settings, user=user, current_session_id=claims.sid, data=data
     )
+
+
+@users_router.get("/me/sessions")
+async def list_my_sessions(
+    session: SessionDep, user: CurrentUser, claims: AccessClaims
+) -> list[SessionPublic]:
+    """Your live sign-in sessions, newest first (at most 100)."""
+    return await service.list_sessions(session=session, user=user, current_session_id=claims.sid)
+
+
+@users_router.post(
+    "/me/sessions/end",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(limit_reauthentication)],
+)
+async def end_my_sessions(session: SessionDep, user: CurrentUser, data: SessionsEnd) -> None:
+    """End some of your sessions, this one included if listed; confirm with your password."""
+    await service.end_sessions(session=session, user=user, data=data)
 
 
 @admin_router.get("/users")

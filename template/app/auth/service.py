@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import (
     MAX_EMAIL_LENGTH,
+    MAX_LISTED_SESSIONS,
     MAX_PASSWORD_LENGTH,
     AuthSession,
     PasswordChange,
@@ -19,6 +20,8 @@ from app.auth.models import (
     RefreshToken,
     Registration,
     Role,
+    SessionPublic,
+    SessionsEnd,
     TokenPair,
     User,
     UserAdminUpdate,
@@ -279,9 +282,7 @@ async def change_password(
         email=user.email,
         full_name=user.full_name,
     )
-    matches, _ = await verify_password(data.current_password, user.password_hash)
-    if not matches:
-        raise AppError("The current password is incorrect.")
+    await _confirm_password(user, data.current_password)
     user.password_hash = await hash_password(data.new_password)
     user.updated_at = utcnow()
     others = (col(AuthSession.user_id) == user.id) & (col(AuthSession.id) != current_session_id)
@@ -291,6 +292,51 @@ async def change_password(
         "User %s changed their password; other sessions revoked",
         user.id,
         extra={"event": "password.changed"},
+    )
+
+
+async def _confirm_password(user: User, password: str) -> None:
+    matches, _ = await verify_password(password, user.password_hash)
+    if not matches:
+        raise AppError("The current password is incorrect.")
+
+
+async def list_sessions(
+    *, session: AsyncSession, user: User, current_session_id: UUID
+) -> list[SessionPublic]:
+    """The user's live sessions, newest first."""
+    statement = (
+        select(AuthSession)
+        .where(
+            col(AuthSession.user_id) == user.id,
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > utcnow(),
+        )
+        .order_by(col(AuthSession.created_at).desc(), col(AuthSession.id))
+        .limit(MAX_LISTED_SESSIONS)
+    )
+    return [
+        SessionPublic(
+            id=auth_session.id,
+            created_at=auth_session.created_at,
+            expires_at=auth_session.expires_at,
+            current=auth_session.id == current_session_id,
+        )
+        for auth_session in await session.exec(statement)
+    ]
+
+
+async def end_sessions(*, session: AsyncSession, user: User, data: SessionsEnd) -> None:
+    """End the listed sessions of the user; ids of other users' sessions end nothing."""
+    await _confirm_password(user, data.current_password)
+    chosen = (col(AuthSession.user_id) == user.id) & col(AuthSession.id).in_(data.session_ids)
+    await _revoke_sessions(session=session, where=chosen, now=utcnow())
+    await session.commit()
+    logger.info(
+        "User %s ended %d chosen sessions",
+        user.id,
+        len(data.session_ids),
+        extra={"event": "sessions.ended"},
     )
 
 
