@@ -8,7 +8,12 @@ import httpx
 import pytest
 
 from app.core.logging import HANDLER_NAME, EscapingFormatter, JsonFormatter, configure_logging
-from tests.helpers import Account, login
+from tests.helpers import Account, SignInAgain, login
+from tests.tokens import KEY_SETTINGS, claims_of
+
+NEW_PASSWORD = "a different long passphrase 42"
+# Long enough for the schema, refused by the password policy.
+WEAK = "password1234"
 
 
 def record(message: str, *args: object, **attributes: object) -> logging.LogRecord:
@@ -71,3 +76,59 @@ async def test_sign_in_and_refresh_reuse_are_logged_as_events(
         await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
 
     assert events(app_records) == ["login.failed", "login.succeeded", "refresh.reused"]
+
+
+async def test_logout_password_session_and_role_changes_are_logged_as_events(
+    client: httpx.AsyncClient,
+    user: Account,
+    admin: Account,
+    sign_in_again: SignInAgain,
+    app_records: pytest.LogCaptureFixture,
+) -> None:
+    laptop = await sign_in_again(user)
+    sid = claims_of(laptop.access_token)["sid"]
+    end = {"current_password": user.password, "session_ids": [sid]}
+    await client.post("/api/v1/users/me/sessions/end", json=end, headers=user.headers)
+    change = {"current_password": user.password, "new_password": NEW_PASSWORD}
+    await client.post("/api/v1/users/me/password", json=change, headers=user.headers)
+    await client.patch(
+        f"/api/v1/admin/users/{user.id}", json={"role": "admin"}, headers=admin.headers
+    )
+    await client.post(
+        "/api/v1/auth/logout", json={"refresh_token": admin.refresh_token}, headers=admin.headers
+    )
+
+    assert events(app_records) == ["sessions.ended", "password.changed", "user.changed", "logout"]
+
+
+async def test_no_password_token_or_key_reaches_any_log(
+    client: httpx.AsyncClient, user: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Everything the app and its libraries log at DEBUG during the auth flows, tracebacks too."""
+    with caplog.at_level(logging.DEBUG):
+        await client.post(
+            "/api/v1/auth/register", json={"email": "x@example.com", "password": WEAK}
+        )
+        await login(client, user.email, "a wrong password")
+        tokens = (await login(client, user.email)).json()
+        for _ in range(2):
+            await client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+            )
+        change = {"current_password": user.password, "new_password": NEW_PASSWORD}
+        await client.post("/api/v1/users/me/password", json=change, headers=user.headers)
+
+    logged = caplog.text + "".join(str(r.args) + str(r.__dict__) for r in caplog.records)
+    secrets = [
+        user.password,
+        "a wrong password",
+        WEAK,
+        NEW_PASSWORD,
+        user.access_token,
+        user.refresh_token,
+        tokens["access_token"],
+        tokens["refresh_token"],
+        *KEY_SETTINGS.values(),
+    ]
+    assert caplog.records, "nothing was logged, so nothing was checked"
+    assert [secret for secret in secrets if secret in logged] == []
