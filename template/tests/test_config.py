@@ -49,6 +49,16 @@ def test_elsewhere_a_missing_key_becomes_a_random_one(environment: str) -> None:
     assert key != second.secret_key.get_secret_value()
 
 
+def test_a_refused_key_is_not_echoed() -> None:
+    """Pydantic's errors quote the input by default: here, the tail of the submitted key."""
+    short_key = "0123456789abcdef-leaked-tail"
+
+    with pytest.raises(ValidationError, match="SECRET_KEY needs") as caught:
+        production(secret_key=short_key)
+
+    assert "leaked-tail" not in str(caught.value)
+
+
 def test_the_secret_key_is_never_shown() -> None:
     settings = production(secret_key=SECRET_KEY)
 
