@@ -22,7 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RENDERS: dict[str, dict[str, Any]] = {
     "defaults": {},
     # Every field type, required and optional, with and without defaults, and a snake_case name
-    # whose plural is irregular ("stock_categories").
+    # whose plural is irregular ("stock_categories"). Two resources encrypt a field: the key
+    # rotation must find every table.
     "all-field-types": {
         "project_name": "Field Zoo",
         "resources": {
@@ -35,6 +36,7 @@ RENDERS: dict[str, dict[str, Any]] = {
                 "in_print": "bool = true",
                 "published_on": "date?",
                 "isbn": "str",
+                "licence_key": "encrypted",
             },
             "event": {
                 "name": "str",
@@ -45,6 +47,7 @@ RENDERS: dict[str, dict[str, Any]] = {
                 "link": "url?",
                 "capacity": "int?",
                 "notes": 'text = "Bring snacks"',
+                "door_code": "encrypted(12)?",
             },
             "stock_category": {
                 "label": "str = misc",
@@ -62,7 +65,14 @@ RENDERS: dict[str, dict[str, Any]] = {
     "postgresql": {
         "project_name": "Pg Shop",
         "database_url": "postgres://postgres@127.0.0.1:5432/test",
-        "resources": {"order": {"reference": "str(40)", "total": "decimal = 0", "paid": "bool"}},
+        "resources": {
+            "order": {
+                "reference": "str(40)",
+                "total": "decimal = 0",
+                "paid": "bool",
+                "card_token": "encrypted?",
+            }
+        },
     },
 }
 

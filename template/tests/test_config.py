@@ -41,8 +41,8 @@ def test_production_refuses_any_cors_origin() -> None:
 
 @pytest.mark.parametrize("environment", ["development", "test"])
 def test_elsewhere_a_missing_key_becomes_a_random_one(environment: str) -> None:
-    first = Settings(_env_file=None, environment=environment)
-    second = Settings(_env_file=None, environment=environment)
+    first = make_settings("sqlite:///unused.db", environment=environment, secret_key="")
+    second = make_settings("sqlite:///unused.db", environment=environment, secret_key="")
 
     key = first.secret_key.get_secret_value()
     assert re.fullmatch(r"[0-9a-f]{64}", key)
