@@ -22,7 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RENDERS: dict[str, dict[str, Any]] = {
     "defaults": {},
     # Every field type, required and optional, with and without defaults, and a snake_case name
-    # whose plural is irregular ("stock_categories"); PyJWT with ES256 keys.
+    # whose plural is irregular ("stock_categories"); PyJWT with ES256 keys. Two resources encrypt
+    # a field: the key rotation must find every table.
     "all-field-types": {
         "project_name": "Field Zoo",
         "jwt_library": "pyjwt",
@@ -37,6 +38,7 @@ RENDERS: dict[str, dict[str, Any]] = {
                 "in_print": "bool = true",
                 "published_on": "date?",
                 "isbn": "str",
+                "licence_key": "encrypted",
             },
             "event": {
                 "name": "str",
@@ -47,6 +49,7 @@ RENDERS: dict[str, dict[str, Any]] = {
                 "link": "url?",
                 "capacity": "int?",
                 "notes": 'text = "Bring snacks"',
+                "door_code": "encrypted(12)?",
             },
             "stock_category": {
                 "label": "str = misc",
@@ -65,7 +68,14 @@ RENDERS: dict[str, dict[str, Any]] = {
         "project_name": "Pg Shop",
         "database_url": "postgres://postgres@127.0.0.1:5432/test",
         "jwt_algorithm": "RS256",
-        "resources": {"order": {"reference": "str(40)", "total": "decimal = 0", "paid": "bool"}},
+        "resources": {
+            "order": {
+                "reference": "str(40)",
+                "total": "decimal = 0",
+                "paid": "bool",
+                "card_token": "encrypted?",
+            }
+        },
     },
 }
 
@@ -79,6 +89,7 @@ LEAKY_ENV_VARS = frozenset(
         "SECRET_KEY",
         "JWT_PRIVATE_KEY",
         "JWT_RETIRED_PUBLIC_KEYS",
+        "FIELD_ENCRYPTION_KEYS",
         "ENVIRONMENT",
         "VIRTUAL_ENV",
         "UV_PROJECT_ENVIRONMENT",

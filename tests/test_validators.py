@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -13,7 +14,7 @@ import yaml
 
 CopyTemplate = Callable[[Mapping[str, Any]], Path]
 
-RESOURCE_TYPES = "str, text, int, float, decimal, bool, date, datetime, uuid, email, url"
+RESOURCE_TYPES = "str, text, int, float, decimal, bool, date, datetime, uuid, email, url, encrypted"
 
 # (answers, question, the part of the message that tells the user what to do)
 REFUSED: list[Any] = [
@@ -103,6 +104,24 @@ REFUSED: list[Any] = [
         "resources",
         'field "todo.due": default "2020-01-01" is not supported for date fields',
         id="resources-date-default",
+    ),
+    pytest.param(
+        {"resources": "vault: {pin: encrypted = 1234}"},
+        "resources",
+        'field "vault.pin": default "1234" is not allowed: a secret every row shares is no secret',
+        id="resources-encrypted-default",
+    ),
+    pytest.param(
+        {"resources": "todo: {notes: text(80)}"},
+        "resources",
+        'field "todo.notes": only str and encrypted take a length, as in str(80)',
+        id="resources-length-on-text",
+    ),
+    pytest.param(
+        {"resources": "vault: {pin: encrypted(0)}"},
+        "resources",
+        'field "vault.pin": a length must be between 1 and 10000',
+        id="resources-encrypted-length-zero",
     ),
     pytest.param(
         {"resources": "user: {name: str}"},
@@ -221,6 +240,42 @@ def test_a_key_pair_render_has_no_secret_key(copy_template: CopyTemplate, algori
     assert "SECRET_KEY" not in (project / ".env").read_text()
     assert "secret_key" not in (project / "app" / "core" / "config.py").read_text()
     assert (project / "app" / "core" / "keys.py").is_file()
+
+
+FERNET_KEYS_LINE = re.compile(
+    r"^FIELD_ENCRYPTION_KEYS=\[\"(?P<key>[A-Za-z0-9_-]{43}=)\"\]$", re.MULTILINE
+)
+ENCRYPTED_RESOURCES = {"resources": {"vault": {"label": "str", "pin": "encrypted(12)?"}}}
+
+
+def test_field_encryption_key_is_generated_into_env_file_only(
+    copy_template: CopyTemplate,
+) -> None:
+    first, second = copy_template(ENCRYPTED_RESOURCES), copy_template(ENCRYPTED_RESOURCES)
+
+    keys = []
+    for project in (first, second):
+        env_file = (project / ".env").read_text()
+        match = FERNET_KEYS_LINE.search(env_file)
+        assert match, f"no FIELD_ENCRYPTION_KEYS line with one Fernet key in .env:\n{env_file}"
+        assert match["key"] not in (project / ".copier-answers.yml").read_text()
+        # Canonical url-safe base64 of 32 bytes, as Fernet.generate_key() writes it.
+        assert base64.urlsafe_b64encode(base64.urlsafe_b64decode(match["key"])) == (
+            match["key"].encode()
+        )
+        keys.append(match["key"])
+    assert keys[0] != keys[1], "two renders got the same FIELD_ENCRYPTION_KEYS"
+
+
+def test_encryption_is_rendered_only_where_a_field_uses_it(copy_template: CopyTemplate) -> None:
+    plain = copy_template({})
+
+    assert "FIELD_ENCRYPTION_KEYS" not in (plain / ".env").read_text()
+    assert "FIELD_ENCRYPTION_KEYS" not in (plain / ".env.example").read_text()
+    assert "cryptography>" not in (plain / "pyproject.toml").read_text()
+    assert "rotate-encryption-keys" not in (plain / "app" / "cli.py").read_text()
+    assert not (plain / "app" / "core" / "encryption.py").exists()
+    assert not (plain / "tests" / "test_encryption.py").exists()
 
 
 @pytest.mark.parametrize(

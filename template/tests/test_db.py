@@ -1,10 +1,13 @@
 """Database URLs as providers give them, and the engine the settings describe."""
 
 import pytest
+from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
+from app.auth.models import User
 from app.core.db import DatabaseURLError, async_url, create_engine, driver_options
-from tests.helpers import make_settings
+from tests.helpers import Account, make_settings
 
 NEON_POOLED = (
     "postgresql://app:s3cret-pw@ep-cool-1-pooler.eu-central-1.aws.neon.tech/db"
@@ -71,3 +74,13 @@ async def test_the_pool_follows_the_settings() -> None:
         assert (pool._max_overflow, pool._recycle, pool._pre_ping) == (2, 60, False)
     finally:
         await engine.dispose()
+
+
+async def test_sql_errors_carry_no_row_values(app: FastAPI, user: Account) -> None:
+    """A failed statement is logged with its error, so the values it sent must stay out of it."""
+    async with app.state.sessionmaker() as session:
+        session.add(User(email=user.email, password_hash="argon2-hash-of-a-duplicate"))
+        with pytest.raises(IntegrityError) as caught:
+            await session.commit()
+
+    assert "argon2-hash-of-a-duplicate" not in str(caught.value)
