@@ -14,6 +14,7 @@ from app.core.security import create_token
 from tests.helpers import (
     INVALID,
     PASSWORD,
+    PROBLEM_JSON,
     UNREACHABLE_DATABASE,
     Account,
     assert_problem,
@@ -89,6 +90,41 @@ async def test_wrong_method(client: httpx.AsyncClient) -> None:
 
     assert_problem(r, 405)
     assert r.headers["allow"] == "GET"
+
+
+async def test_wrong_method_names_the_methods_of_every_route_on_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    """`GET /users/me` and `PATCH /users/me` are two routes; Starlette's `Allow` names one."""
+    r = await client.put("/api/v1/users/me")
+
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, PATCH"
+
+
+async def test_openapi_documents_each_error_as_a_problem(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    operations = [
+        (f"{method.upper()} {path}", operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    for name, operation in operations:
+        responses = operation["responses"]
+        for status, response in responses.items():
+            if int(status) >= 400:
+                assert list(response["content"]) == [PROBLEM_JSON], f"{name} {status}"
+        if "422" in responses:
+            problem = responses["422"]["content"][PROBLEM_JSON]["schema"]
+            assert problem == {"$ref": "#/components/schemas/ValidationProblem"}, name
+        if "requestBody" in operation:
+            assert {"400", "413", "415", "422"} <= set(responses), name
+        if "security" in operation:
+            assert "401" in responses, name
+    register = dict(operations)["POST /api/v1/auth/register"]["responses"]
+    assert {"409", "429", "503"} <= set(register)
 
 
 JSON = {"content-type": "application/json"}
