@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 
@@ -191,12 +191,22 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
     )
 
 
+async def _unstorable_value(_request: Request, exc: Exception) -> JSONResponse:
+    # A value that passed validation but not the database, e.g. a NUL character in PostgreSQL
+    # text. The driver's message can quote the value: log the kind of failure, answer without it.
+    logger.warning("The database refused a value: %s", type(exc).__name__)
+    return problem_response(
+        status.HTTP_400_BAD_REQUEST, "The request holds a value that the database cannot store."
+    )
+
+
 def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Describe in `schema` the problems that the handlers above and the middleware send.
 
-    FastAPI documents its own 422 body as JSON: here it is a problem. Any body may also be
-    unparsable (400), too large (413) or of a type the API does not read (415), and any bearer
-    token bad (401). Routes document the problems of their own logic with `problem_responses`.
+    FastAPI documents its own 422 body as JSON: here it is a problem. Any input may also hold a
+    value that the database cannot store (400), any body be unparsable (400), too large (413) or
+    of a type the API does not read (415), and any bearer token bad (401). Routes document the
+    problems of their own logic with `problem_responses`.
     """
     _, definitions = models_json_schema(
         [(Problem, "validation"), (ValidationProblem, "validation")], ref_template=SCHEMAS_REF
@@ -207,9 +217,10 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     schemas.update(definitions["$defs"])
     for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
         responses = operation["responses"]
+        implied = [401] if "security" in operation else []
         if "422" in responses:
             responses["422"] = problem_doc(422, ValidationProblem)
-        implied = [401] if "security" in operation else []
+            implied.append(400)
         if "requestBody" in operation:
             implied += [400, 413, 415]
         for status_code in implied:
@@ -221,6 +232,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(InterfaceError, _database_unavailable)
+    app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
 
