@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 from copier import run_copy
-from helpers import RENDERS, REPO_ROOT
+from helpers import RENDERS, REPO_ROOT, temporary_postgres_database
 from pytest_copie.plugin import Copie, Result
 
 
@@ -100,3 +100,14 @@ def postgres_url() -> str:
     except psycopg.Error as error:
         unavailable(f"PostgreSQL at TEST_DATABASE_URL does not answer: {error}")
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """``(backend, url)`` of an empty database that lives for one test."""
+    if request.param == "sqlite":
+        yield "sqlite", f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    server_url = request.getfixturevalue("postgres_url")
+    with temporary_postgres_database(server_url) as url:
+        yield "postgresql", url

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 import psycopg
 import pytest
@@ -114,12 +117,14 @@ def run(
     cwd: Path,
     env: Mapping[str, str],
     timeout: float = 900,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` in ``cwd`` and capture what it prints, as text."""
+    """Run ``command`` in ``cwd``, feeding it ``stdin``, and capture what it prints, as text."""
     return subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
         env=dict(env),
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -160,3 +165,50 @@ def temporary_postgres_database(server_url: str) -> Iterator[str]:
         with psycopg.connect(server_url, autocommit=True) as admin:
             drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
             admin.execute(drop.format(sql.Identifier(name)))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_serving(
+    url: str, server: subprocess.Popen[str], log: Path, timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"uvicorn exited {server.returncode}:\n{log.read_text()}")
+        try:
+            with urlopen(url, timeout=1) as response:  # noqa: S310 (our own loopback URL)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"uvicorn did not answer {url} within {timeout} s:\n{log.read_text()}")
+
+
+@contextmanager
+def serving(project: Path, env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """Serve the render's app with uvicorn on a free loopback port; yield its base URL.
+
+    What uvicorn prints goes to ``log``: a pipe nobody reads would stall it once full.
+    """
+    port = free_port()
+    command = python_module("uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port))
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            command, cwd=project, env=dict(env), stdout=output, stderr=subprocess.STDOUT, text=True
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(f"{base_url}/health/live", server, log)
+            yield base_url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-from urllib.request import urlopen
 
 import pytest
-from helpers import clean_env, python_module, require_success, run
+from helpers import clean_env, python_module, require_success, run, serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Request
@@ -60,55 +56,17 @@ def chromium() -> str:
     return str(found)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_serving(url: str, server: subprocess.Popen[str], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"uvicorn exited {server.returncode}:\n{server.communicate()[0]}")
-        try:
-            with urlopen(url, timeout=1) as response:  # noqa: S310 (our own loopback URL)
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"uvicorn did not answer {url} within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def served_app(
     render: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The default render, migrated onto a fresh SQLite file and served; yields its base URL."""
     project = render("defaults")
-    database = tmp_path_factory.mktemp("browser-db") / "app.db"
-    env = clean_env(ENVIRONMENT="development", DATABASE_URL=f"sqlite:///{database}")
+    workdir = tmp_path_factory.mktemp("browser")
+    env = clean_env(ENVIRONMENT="development", DATABASE_URL=f"sqlite:///{workdir / 'app.db'}")
     require_success(run(python_module("alembic", "upgrade", "head"), cwd=project, env=env))
-    port = free_port()
-    server = subprocess.Popen(
-        python_module("uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)),
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(f"{base_url}/health/live", server)
+    with serving(project, env, workdir / "uvicorn.log") as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate()
 
 
 @dataclass

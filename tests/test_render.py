@@ -25,7 +25,6 @@ from helpers import (
     python_module,
     require_success,
     run,
-    temporary_postgres_database,
 )
 from packaging.requirements import Requirement
 
@@ -56,17 +55,6 @@ def tool_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         MYPY_CACHE_DIR=str(caches / "mypy"),
         RUFF_CACHE_DIR=str(caches / "ruff"),
     )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """``(backend, url)`` of an empty database that lives for one test."""
-    if request.param == "sqlite":
-        yield "sqlite", f"sqlite:///{tmp_path / 'app.db'}"
-        return
-    server_url = request.getfixturevalue("postgres_url")
-    with temporary_postgres_database(server_url) as url:
-        yield "postgresql", url
 
 
 def rendered_files(project: Path) -> Iterator[Path]:

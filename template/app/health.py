@@ -5,7 +5,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core.db import SessionDep
-from app.core.errors import AppError
+from app.core.errors import AppError, problem_responses
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -24,7 +24,7 @@ async def live() -> Health:
     return Health()
 
 
-@router.get("/ready", responses={503: {"description": "The database cannot be reached"}})
+@router.get("/ready", responses=problem_responses(503))
 async def ready(session: SessionDep) -> Health:
     """The process can serve: the database answers."""
     try:

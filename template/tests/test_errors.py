@@ -8,12 +8,14 @@ from uuid import uuid4
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import DataError
 
 from app.core.logging import EscapingFormatter
 from app.core.security import create_token
 from tests.helpers import (
     INVALID,
     PASSWORD,
+    PROBLEM_JSON,
     UNREACHABLE_DATABASE,
     Account,
     assert_problem,
@@ -89,6 +91,42 @@ async def test_wrong_method(client: httpx.AsyncClient) -> None:
 
     assert_problem(r, 405)
     assert r.headers["allow"] == "GET"
+
+
+async def test_wrong_method_names_the_methods_of_every_route_on_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    """`GET /users/me` and `PATCH /users/me` are two routes; Starlette's `Allow` names one."""
+    r = await client.put("/api/v1/users/me")
+
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, PATCH"
+
+
+async def test_openapi_documents_each_error_as_a_problem(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    operations = [
+        (f"{method.upper()} {path}", operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    for name, operation in operations:
+        responses = operation["responses"]
+        for status, response in responses.items():
+            if int(status) >= 400:
+                assert list(response["content"]) == [PROBLEM_JSON], f"{name} {status}"
+        if "422" in responses:
+            problem = responses["422"]["content"][PROBLEM_JSON]["schema"]
+            assert problem == {"$ref": "#/components/schemas/ValidationProblem"}, name
+            assert "400" in responses, name
+        if "requestBody" in operation:
+            assert {"400", "413", "415", "422"} <= set(responses), name
+        if "security" in operation:
+            assert "401" in responses, name
+    register = dict(operations)["POST /api/v1/auth/register"]["responses"]
+    assert {"409", "429", "503"} <= set(register)
 
 
 JSON = {"content-type": "application/json"}
@@ -205,6 +243,27 @@ async def test_a_server_error_says_nothing_of_its_cause(
     failures = [record for record in caplog.records if record.exc_info]
     assert len(failures) == 1
     assert getattr(failures[0], "request_id", None) == "trace-500"
+
+
+async def test_a_value_the_database_cannot_store_is_a_400(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def store() -> None:
+        raise DataError("INSERT ...", {"name": SECRET_DETAIL}, ValueError(SECRET_DETAIL))
+
+    app.add_api_route("/test-only/store", store)
+    r = await client.get("/test-only/store")
+
+    assert_problem(r, 400, "The request holds a value that the database cannot store.")
+    assert SECRET_DETAIL not in r.text
+
+
+async def test_a_nul_character_is_never_a_server_error(client: httpx.AsyncClient) -> None:
+    """SQLite stores it; PostgreSQL text cannot hold it, which is the client's problem."""
+    account = {"email": "nul@example.com", "password": PASSWORD, "full_name": "Ada\x00Lovelace"}
+    r = await client.post("/api/v1/auth/register", json=account)
+
+    assert r.status_code in {201, 400}, r.text
 
 
 async def test_an_unreachable_database_is_a_503() -> None:

@@ -31,14 +31,18 @@ from app.auth.models import (
     UserQuery,
 )
 from app.core.db import SessionDep
+from app.core.errors import problem_responses
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
-admin_router = APIRouter(prefix="/admin", tags=["admin"])
+admin_router = APIRouter(prefix="/admin", tags=["admin"], responses=problem_responses(403))
 
 
 @auth_router.post(
-    "/register", status_code=status.HTTP_201_CREATED, dependencies=[Depends(limit_register)]
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(limit_register)],
+    responses=problem_responses(409, 429),
 )
 async def register(
     session: SessionDep, settings: SettingsDep, data: RegistrationData
@@ -48,14 +52,16 @@ async def register(
     return UserPublic.model_validate(user)
 
 
-@auth_router.post("/login")
+@auth_router.post("/login", responses=problem_responses(401, 429))
 async def login(session: SessionDep, settings: SettingsDep, form: LoginForm) -> TokenPair:
     """Sign in with email (as `username`) and password; get an access and a refresh token."""
     user = await service.authenticate(session=session, email=form.username, password=form.password)
     return await service.start_session(session=session, settings=settings, user=user)
 
 
-@auth_router.post("/refresh", dependencies=[Depends(limit_refresh)])
+@auth_router.post(
+    "/refresh", dependencies=[Depends(limit_refresh)], responses=problem_responses(401, 429)
+)
 async def refresh(session: SessionDep, settings: SettingsDep, data: RefreshData) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token is spent."""
     return await service.rotate_refresh_token(
@@ -79,7 +85,7 @@ async def read_me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@users_router.patch("/me")
+@users_router.patch("/me", responses=problem_responses(409))
 async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdate) -> UserPublic:
     """Change your email or name."""
     updated = await service.update_profile(session=session, user=user, data=data)
@@ -90,6 +96,7 @@ async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdate)
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[Depends(limit_reauthentication)],
+    responses=problem_responses(400, 429),
 )
 async def change_password(
     session: SessionDep,
@@ -116,6 +123,7 @@ async def list_my_sessions(
     "/me/sessions/end",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[Depends(limit_reauthentication)],
+    responses=problem_responses(400, 429),
 )
 async def end_my_sessions(session: SessionDep, user: CurrentUser, data: SessionsEnd) -> None:
     """End some of your sessions, this one included if listed; confirm with your password."""
@@ -131,7 +139,7 @@ async def list_users(
     return UserPage.model_validate(page, from_attributes=True)
 
 
-@admin_router.patch("/users/{user_id}")
+@admin_router.patch("/users/{user_id}", responses=problem_responses(404, 409))
 async def update_user(
     session: SessionDep, admin: AdminUser, user_id: UUID, data: UserAdminUpdate
 ) -> UserPublic:
