@@ -254,7 +254,7 @@ async def test_reusing_a_refresh_token_revokes_the_session(
     assert_token_pair(await refresh(client, other_device.refresh_token), settings)
 
 
-async def test_concurrent_uses_of_one_refresh_token_let_at_most_one_through(
+async def test_concurrent_uses_of_one_refresh_token_let_only_one_through(
     client: httpx.AsyncClient, user: Account, sign_in_again: SignInAgain
 ) -> None:
     """Two tabs, or a thief and its owner, spending one token at once: one wins, then reuse."""
