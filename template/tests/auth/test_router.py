@@ -1,5 +1,6 @@
 """Sign-up, sign-in, refresh-token rotation and reuse, and logout, through the API."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -251,6 +252,26 @@ async def test_reusing_a_refresh_token_revokes_the_session(
     # The user's other sessions go on.
     await assert_signed_in(client, other_device.access_token)
     assert_token_pair(await refresh(client, other_device.refresh_token), settings)
+
+
+async def test_concurrent_uses_of_one_refresh_token_let_only_one_through(
+    client: httpx.AsyncClient, user: Account, sign_in_again: SignInAgain
+) -> None:
+    """Two tabs, or a thief and its owner, spending one token at once: one wins, then reuse."""
+    other_device = await sign_in_again(user)
+
+    answers = await asyncio.gather(*(refresh(client, user.refresh_token) for _ in range(6)))
+
+    # The first to mark the token spent holds the row until it commits its new pair.
+    (winner,) = [r for r in answers if r.status_code == 200]
+    for r in answers:
+        if r is not winner:
+            assert_unauthorized(r)
+    # The others replayed a spent token, so the session is over, the winner's new pair included.
+    assert_unauthorized(await refresh(client, winner.json()["refresh_token"]))
+    assert_unauthorized(await client.get(ME, headers=bearer(winner.json()["access_token"])))
+    assert_unauthorized(await client.get(ME, headers=user.headers))
+    await assert_signed_in(client, other_device.access_token)
 
 
 @pytest.mark.parametrize(
