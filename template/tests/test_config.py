@@ -22,6 +22,13 @@ def test_production_refuses_any_cors_origin() -> None:
         production(cors_origins=["https://app.example.com", "*"])
 
 
+def test_production_refuses_debug_logging() -> None:
+    with pytest.raises(ValidationError, match="LOG_LEVEL=DEBUG is refused in production"):
+        production(log_level="DEBUG")
+
+    assert production(log_level="INFO").log_level == "INFO"
+
+
 def test_a_refusal_never_shows_the_keys_or_the_database_password() -> None:
     with pytest.raises(ValidationError) as refusal:
         production(UNREACHABLE_DATABASE, cors_origins=["*"])
