@@ -47,6 +47,7 @@ CHECKED_PAGES = [
     "architecture.md",
     "security.md",
     "databases.md",
+    "deployment.md",
     "testing.md",
     "faq.md",
 ]
