@@ -123,9 +123,10 @@ def pooled_url(postgres_url: str) -> Iterator[str]:
 
 
 def run_suite(
-    project: Path, database_url: str, *options: str, **env: str
+    project: Path, database_url: str, *arguments: str, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    command = python_module("pytest", "-q", "-p", "no:copie", *options, *POOLED_SUBSET)
+    """The render's own pytest on ``database_url``, with ``arguments`` (options, test paths)."""
+    command = python_module("pytest", "-q", "-p", "no:copie", *arguments)
     return run(
         command,
         cwd=project,
@@ -134,7 +135,7 @@ def run_suite(
 
 
 def test_suite_passes_behind_a_transaction_pooler(project: Path, pooled_url: str) -> None:
-    result = run_suite(project, pooled_url, TEST_DB_TRANSACTION_POOLER="true")
+    result = run_suite(project, pooled_url, *POOLED_SUBSET, TEST_DB_TRANSACTION_POOLER="true")
 
     require_success(result)
     assert re.search(r"\b\d+ passed\b", result.stdout), explain(result)
@@ -144,9 +145,98 @@ def test_suite_fails_behind_a_transaction_pooler_without_the_setting(
     project: Path, pooled_url: str
 ) -> None:
     """Prepared statements break there: the setting is what makes the suite above pass."""
-    result = run_suite(project, pooled_url, "--exitfirst")
+    result = run_suite(project, pooled_url, "--exitfirst", *POOLED_SUBSET)
 
     assert result.returncode == 1, explain(result)
     assert re.search(r'prepared statement "_pg3_\d+" (does not|already) exist', result.stdout), (
         explain(result)
     )
+
+
+def server_user() -> list[str]:
+    """A prefix that runs PostgreSQL's tools as ``postgres`` when we are root: they refuse root."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+def postgres_tool(name: str) -> str:
+    """``initdb`` or ``pg_ctl``: on PATH, or in Debian's versioned directory."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    return require_tool(name, also_in=tuple(str(path) for path in versions))
+
+
+@contextmanager
+def tls_only_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster with a self-signed certificate and ``hostssl`` lines only.
+
+    Yields its URL without TLS options. Trust authentication: it listens on loopback only.
+    """
+    initdb, pg_ctl = postgres_tool("initdb"), postgres_tool("pg_ctl")
+    openssl = require_tool("openssl")
+    port = free_port()
+    with world_readable_dir() as directory:
+        data = directory / "data"
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres")
+        require_success(
+            run(
+                [*server_user(), initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync"],
+                cwd=directory,
+                env=clean_env(),
+            )
+        )
+        require_success(
+            run(
+                [
+                    *server_user(),
+                    openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", data / "server.key",
+                    "-out", data / "server.crt",
+                ],
+                cwd=directory,
+                env=clean_env(),
+            )
+        )  # fmt: skip
+        (data / "server.key").chmod(0o600)
+        (data / "pg_hba.conf").write_text("hostssl all all 127.0.0.1/32 trust\n")
+        settings = (
+            f"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={directory}"
+            " -c ssl=on -c fsync=off"
+        )
+        log = directory / "server.log"
+        start = [*server_user(), pg_ctl, "-D", data, "-l", log, "-o", settings, "-w", "start"]
+        result = run(start, cwd=directory, env=clean_env())
+        if result.returncode != 0:
+            pytest.fail(f"{explain(result)}\n{log.read_text(errors='replace')}")
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            stop = [*server_user(), pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"]
+            run(stop, cwd=directory, env=clean_env())
+
+
+@pytest.fixture(scope="module")
+def tls_url() -> Iterator[str]:
+    with tls_only_postgres() as url:
+        yield url
+
+
+def migrate(project: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = clean_env(ENVIRONMENT="test", DATABASE_URL=database_url)
+    return run(python_module("alembic", "upgrade", "head"), cwd=project, env=env)
+
+
+def test_a_tls_only_server_is_reached_with_sslmode_require(project: Path, tls_url: str) -> None:
+    """The URL as a provider gives it: the app's driver swap keeps `sslmode`."""
+    require_success(migrate(project, f"{tls_url}?sslmode=require"))
+    result = run_suite(project, f"{tls_url}?sslmode=require", "tests/test_db.py")
+
+    require_success(result)
+    assert re.search(r"\b\d+ passed\b", result.stdout), explain(result)
+
+
+def test_a_tls_only_server_refuses_a_connection_without_tls(project: Path, tls_url: str) -> None:
+    """Also shows that `sslmode` reaches the driver: its default, `prefer`, would use TLS."""
+    result = migrate(project, f"{tls_url}?sslmode=disable")
+
+    assert result.returncode != 0, explain(result)
+    assert "no encryption" in result.stderr, explain(result)
