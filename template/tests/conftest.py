@@ -10,7 +10,7 @@ application's own database or Redis.
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
@@ -19,8 +19,7 @@ import httpx
 import pytest
 import sqlalchemy
 from fastapi import FastAPI
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, event, text
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,9 +27,10 @@ from app import models  # noqa: F401 (puts every table on SQLModel.metadata)
 from app.auth import service
 from app.auth.models import Role, User
 from app.core.config import Settings
-from app.core.db import async_url
+from app.core.db import async_url, driver_options
 from app.core.security import password_context
 from tests.helpers import (
+    BEHIND_TRANSACTION_POOLER,
     PASSWORD,
     Account,
     MakeAccount,
@@ -48,10 +48,24 @@ def _no_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.upper(), raising=False)
 
 
-def in_schema(url: str, schema: str) -> str:
-    """`url` with libpq's `options` set so every connection works inside `schema`."""
-    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return scoped.render_as_string(hide_password=False)
+def work_in_schema(server: sqlalchemy.Engine, schema: str) -> Callable[[Connection], None]:
+    """Make every transaction of every other engine run inside `schema`; returns the listener.
+
+    A per-transaction `SET LOCAL` rather than libpq's `options`: a transaction-mode pooler
+    (PgBouncer) refuses that start-up option and hands each transaction any server connection.
+    """
+
+    def set_search_path(connection: Connection) -> None:
+        if connection.engine is server:
+            return
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SELECT set_config('search_path', %s, true)", (schema,))
+        finally:
+            cursor.close()
+
+    event.listen(sqlalchemy.Engine, "begin", set_search_path)
+    return set_search_path
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,9 @@ def postgres_server() -> Iterator[PostgresServer | None]:
     server_url = async_url(url)
     if server_url.get_backend_name() != "postgresql":
         pytest.fail("TEST_DATABASE_URL must be a PostgreSQL URL; unset it to test on SQLite")
-    engine = sqlalchemy.create_engine(server_url)  # psycopg serves sync engines too
+    # psycopg serves sync engines too.
+    options = driver_options(server_url, transaction_pooler=BEHIND_TRANSACTION_POOLER)
+    engine = sqlalchemy.create_engine(server_url, connect_args=options)
     try:
         yield PostgresServer(url, engine)
     finally:
@@ -104,9 +120,11 @@ def database_url(
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         connection.execute(text(f'SET LOCAL search_path TO "{schema}"'))
         SQLModel.metadata.create_all(connection, checkfirst=False)
+    listener = work_in_schema(postgres_server.engine, schema)
     try:
-        yield in_schema(postgres_server.url, schema)
+        yield postgres_server.url
     finally:
+        event.remove(sqlalchemy.Engine, "begin", listener)
         with postgres_server.engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 

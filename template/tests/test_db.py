@@ -36,10 +36,14 @@ def test_neon_pooled_url_keeps_its_tls_options() -> None:
     assert url.host == "ep-cool-1-pooler.eu-central-1.aws.neon.tech"
 
 
-def test_only_a_pooler_host_turns_prepared_statements_off() -> None:
+def test_a_pooler_host_or_the_setting_turns_prepared_statements_off() -> None:
+    pgbouncer = async_url("postgresql://app@127.0.0.1:6432/db")
+
     assert driver_options(async_url(NEON_POOLED)) == {"prepare_threshold": None}
+    assert driver_options(pgbouncer, transaction_pooler=True) == {"prepare_threshold": None}
+    assert driver_options(pgbouncer) == {}
     assert driver_options(async_url("postgresql://app@ep-cool-1.aws.neon.tech/db")) == {}
-    assert driver_options(async_url("sqlite:///./app.db")) == {}
+    assert driver_options(async_url("sqlite:///./app.db"), transaction_pooler=True) == {}
 
 
 @pytest.mark.parametrize(
