@@ -19,8 +19,9 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from copier import run_copy
-from helpers import RENDERS, REPO_ROOT, temporary_postgres_database
+from helpers import RENDERS, REPO_ROOT, temporary_postgres_database, unavailable
 from pytest_copie.plugin import Copie, Result
 
 
@@ -86,8 +87,6 @@ def render(copie_session: Copie) -> Callable[[str], Path]:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """``TEST_DATABASE_URL`` once it answers; skip without it, or fail when ``CI=true``."""
-    on_ci = os.environ.get("CI", "").lower() == "true"
-    unavailable = pytest.fail if on_ci else pytest.skip
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url:
         unavailable(
@@ -99,6 +98,22 @@ def postgres_url() -> str:
             connection.execute("SELECT 1")
     except psycopg.Error as error:
         unavailable(f"PostgreSQL at TEST_DATABASE_URL does not answer: {error}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """``TEST_REDIS_URL`` once it answers; skip without it, or fail when ``CI=true``."""
+    url = os.environ.get("TEST_REDIS_URL", "")
+    if not url:
+        unavailable(
+            "TEST_REDIS_URL is not set: set it to a Redis server, e.g. redis://127.0.0.1:6379/0"
+        )
+    try:
+        with redis.Redis.from_url(url, socket_timeout=5) as client:
+            client.ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis at TEST_REDIS_URL does not answer: {error}")
     return url
 
 

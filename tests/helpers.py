@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 from urllib.request import urlopen
 
@@ -102,6 +102,13 @@ LEAKY_ENV_VARS = frozenset(
         "PYTEST_VERSION",
     }
 )
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A missing service or tool: skipped on a laptop, a failure when ``CI=true``."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def clean_env(**overrides: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ sign-in count, a logout and a refresh rotation made on one instance hold on the 
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -28,24 +27,6 @@ from helpers import (
 
 PASSWORD = "correct horse battery staple"
 ME = "/api/v1/users/me"
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    """``TEST_REDIS_URL`` once it answers; skip without it, or fail when ``CI=true``."""
-    on_ci = os.environ.get("CI", "").lower() == "true"
-    unavailable = pytest.fail if on_ci else pytest.skip
-    url = os.environ.get("TEST_REDIS_URL", "")
-    if not url:
-        unavailable(
-            "TEST_REDIS_URL is not set: set it to a Redis server, e.g. redis://127.0.0.1:6379/0"
-        )
-    try:
-        with redis.Redis.from_url(url, socket_timeout=5) as client:
-            client.ping()
-    except redis.RedisError as error:
-        unavailable(f"Redis at TEST_REDIS_URL does not answer: {error}")
-    return url
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from helpers import (
     run,
     serving,
     temporary_postgres_database,
+    unavailable,
 )
 
 # Tests of the default render that run the same statements many times (paging through users,
@@ -50,10 +51,8 @@ def require_tool(name: str, *, also_in: tuple[str, ...] = ()) -> str:
     """The path of command ``name``; skip without it, or fail when ``CI=true``."""
     path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), *also_in]))
     if path is None:
-        reason = f"{name} is not installed (Debian: apt-get install pgbouncer postgresql openssl)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        debian = "apt-get install pgbouncer postgresql openssl"
+        unavailable(f"{name} is not installed (Debian: {debian})")
     return path
 
 
