@@ -1,5 +1,7 @@
 """Database URLs as providers give them, and the engine the settings describe."""
 
+from pathlib import Path
+
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
@@ -76,6 +78,17 @@ async def test_the_pool_follows_the_settings() -> None:
         assert isinstance(pool, QueuePool)
         assert (pool.size(), pool.timeout()) == (3, 4.5)
         assert (pool._max_overflow, pool._recycle, pool._pre_ping) == (2, 60, False)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_file_logs_ahead_and_keeps_foreign_keys(tmp_path: Path) -> None:
+    engine = create_engine(make_settings(f"sqlite:///{tmp_path / 'app.db'}"))
+    try:
+        async with engine.connect() as connection:
+            journal = await connection.exec_driver_sql("PRAGMA journal_mode")
+            foreign_keys = await connection.exec_driver_sql("PRAGMA foreign_keys")
+            assert (journal.scalar_one(), foreign_keys.scalar_one()) == ("wal", 1)
     finally:
         await engine.dispose()
 
