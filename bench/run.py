@@ -339,10 +339,11 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     stack.callback(stop_loads)
     api = Server("app.main:app", project, env, workdir / "api.log")
     servers.append(api)
-    ping_server = Server("ping_app:app", PING_APP, os.environ.copy(), workdir / "ping.log")
+    ping_env = os.environ | {"BENCH_DATABASE_URL": database_url}
+    ping_server = Server("ping_app:app", PING_APP, ping_env, workdir / "ping.log")
     servers.append(ping_server)
     api.wait_ready("/health/ready")
-    ping_server.wait_ready("/ping")
+    ping_server.wait_ready("/ping/db")
     print(f"api pid {api.proc.pid}, ping pid {ping_server.proc.pid}", flush=True)
 
     with httpx.Client(base_url=api.url, timeout=30) as client:
@@ -363,6 +364,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     ping = measure(ping_server, "GET /ping (bare FastAPI)", Load("/ping"), c, d)
     results = [
         ping,
+        measure(ping_server, "GET /ping/db (bare FastAPI + SELECT 1)", Load("/ping/db"), c, d),
         measure(api, "GET /api/v1/users/me", me, c, d),
         measure(api, "GET /api/v1/todos (20 rows)", Load("/api/v1/todos", token=reader), c, d),
         measure(
