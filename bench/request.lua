@@ -16,3 +16,12 @@ function done(summary, latency, requests)
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     e.status, e.connect + e.read + e.write + e.timeout))
 end
+
+-- A body with "{n}" gets a count in its place, so that each request is new (a sign-up's email).
+if body and body:find("{n}", 1, true) then
+  local count = 0
+  function request()
+    count = count + 1
+    return wrk.format(nil, nil, nil, (body:gsub("{n}", tostring(count))))
+  end
+end

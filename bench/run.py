@@ -34,6 +34,8 @@ from typing import Any
 import copier
 import httpx
 import psycopg
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 REPO = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "request.lua"
@@ -101,6 +103,7 @@ class Server:
                 "--workers",
                 "1",
                 "--no-access-log",
+                "--no-proxy-headers",  # as docs/deployment.md serves it
                 "--log-level",
                 "warning",
             ],
@@ -220,15 +223,28 @@ def postgres_database(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def render(dest: Path, *, ref: str, worktree: bool) -> float:
-    """Render the defaults at `ref`; copier adds uncommitted changes only with `worktree`."""
+def render(dest: Path, *, ref: str, worktree: bool, data: dict[str, str]) -> float:
+    """Render the defaults, but for `data`, at `ref`; copier adds uncommitted changes only with
+    `worktree`."""
     source = REPO
     if not worktree:
         source = dest.parent / "template"
         subprocess.run(["git", "clone", "--quiet", str(REPO), str(source)], check=True)
     start = time.perf_counter()
-    copier.run_copy(str(source), str(dest), defaults=True, vcs_ref=ref, quiet=True)
+    copier.run_copy(str(source), str(dest), data=data, defaults=True, vcs_ref=ref, quiet=True)
     return time.perf_counter() - start
+
+
+def signing_key(algorithm: str) -> dict[str, str]:
+    """The production setting that holds the render's token signing key."""
+    if algorithm == "HS256":
+        return {"SECRET_KEY": secrets.token_hex(32)}
+    if algorithm == "RS256":
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = rsa.generate_private_key(65537, 2048)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    return {"JWT_PRIVATE_KEY": pem.decode()}
 
 
 def sign_up(client: httpx.Client, email: str) -> str:
@@ -296,7 +312,8 @@ def table(results: list[Result], ping: Result) -> str:
 
 def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
     project = workdir / "project"
-    render_s = render(project, ref=args.ref, worktree=args.worktree)
+    answers = dict(pair.split("=", 1) for pair in args.data)
+    render_s = render(project, ref=args.ref, worktree=args.worktree, data=answers)
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", args.ref],
         capture_output=True,
@@ -304,7 +321,8 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         check=True,
     ).stdout.strip()
     where = f"{args.ref} + uncommitted changes" if args.worktree else args.ref
-    print(f"rendered the defaults ({where}, {commit}) in {render_s:.2f} s", flush=True)
+    what = ", ".join(args.data) or "the defaults"
+    print(f"rendered {what} ({where}, {commit}) in {render_s:.2f} s", flush=True)
 
     if args.sqlite:
         database_url = f"sqlite:///{workdir / 'bench.db'}"
@@ -315,8 +333,8 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         | RAISED_SETTINGS
         | {
             "ENVIRONMENT": "production",
-            "SECRET_KEY": secrets.token_hex(32),
             "DATABASE_URL": database_url,
+            **signing_key(answers.get("jwt_algorithm", "HS256")),
         }
     )
     env.pop("REDIS_URL", None)  # rate limits count in process memory
@@ -361,6 +379,10 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     form = f"username=reader%40example.com&password={PASSWORD}"
     login_load = Load("/api/v1/auth/login", "POST", form, "application/x-www-form-urlencoded")
     me = Load("/api/v1/users/me", token=reader)
+    # Each sign-up a new email (request.lua numbers "{n}"): zxcvbn, one argon2id hash, an insert.
+    email = f"new-{secrets.token_hex(4)}-{{n}}@example.com"
+    sign_up_body = json.dumps({"email": email, "password": PASSWORD})
+    sign_up_load = Load("/api/v1/auth/register", "POST", sign_up_body, "application/json")
     ping = measure(ping_server, "GET /ping (bare FastAPI)", Load("/ping"), c, d)
     results = [
         ping,
@@ -375,6 +397,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
             d,
         ),
         measure(api, "POST /api/v1/auth/login", login_load, args.login_connections, d),
+        measure(api, "POST /api/v1/auth/register", sign_up_load, args.login_connections, d),
     ]
     print(table(results, ping))
 
@@ -451,6 +474,13 @@ def main() -> None:
         "--worktree",
         action="store_true",
         help="render uncommitted template changes too (copier's dirty mode)",
+    )
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="QUESTION=ANSWER",
+        help="answer a question other than by its default, e.g. jwt_algorithm=RS256",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
