@@ -63,7 +63,7 @@ def served_by(script: str, *, cwd: Path, env: dict[str, str], log: Path) -> Iter
     """Run ``script`` in bash, in a process group of its own, until it serves ``BASE_URL``.
 
     `fastapi dev` runs a reloader and a server under `uv run` under bash: ending the whole group
-    is the one way to stop them all. The shell's output goes to ``log``, which is yielded too.
+    is the one way to stop them all. The shell's output goes to ``log``.
     """
     if port_8000_taken():
         unavailable(f"port 8000 is taken, and `{script}` serves there: free it first")
@@ -82,7 +82,9 @@ def served_by(script: str, *, cwd: Path, env: dict[str, str], log: Path) -> Iter
         wait_until_serving(f"{BASE_URL}/docs", shell, log, timeout=600)
         yield
     finally:
-        os.killpg(shell.pid, signal.SIGTERM)
+        # The group may be gone already, when the shell failed before serving.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGTERM)
         try:
             shell.wait(timeout=30)
         finally:
