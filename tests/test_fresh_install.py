@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +51,9 @@ SIGN_UP = {"email": "ada@example.com", "password": "correct horse battery staple
 
 
 def port_8000_taken() -> bool:
+    """Whether something listens there; connections closing (TIME_WAIT) do not count."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:
             probe.bind(("127.0.0.1", 8000))
         except OSError:
@@ -90,6 +93,10 @@ def served_by(script: str, *, cwd: Path, env: dict[str, str], log: Path) -> Iter
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(shell.pid, signal.SIGKILL)  # whatever outlived its shell
+            # A killed server lets go of its socket a moment after its shell has gone.
+            deadline = time.monotonic() + 30
+            while port_8000_taken() and time.monotonic() < deadline:
+                time.sleep(0.1)
 
 
 def assert_api_answers() -> None:
