@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -174,6 +175,41 @@ def temporary_postgres_database(server_url: str) -> Iterator[str]:
             admin.execute(drop.format(sql.Identifier(name)))
 
 
+# A ```sh block, indented as in a list item or not: (its indentation, its lines).
+SHELL_BLOCK = re.compile(r"^( *)```sh\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
+HEREDOC = re.compile(r"<<'?(\w+)'?$")
+
+
+def shell_blocks(markdown: str) -> list[list[str]]:
+    """The commands of each ```sh block in ``markdown``, without comments.
+
+    A here-document stays one command with its lines, up to and including its terminator.
+    """
+    blocks = []
+    for indent, block in SHELL_BLOCK.findall(markdown):
+        commands: list[str] = []
+        lines = (line.removeprefix(indent) for line in block.splitlines())
+        for line in lines:
+            if not line.strip() or line[0] == "#":
+                continue
+            command = line.split("  #")[0].strip()
+            if heredoc := HEREDOC.search(command):
+                body = []
+                for body_line in lines:
+                    body.append(body_line)
+                    if body_line == heredoc.group(1):
+                        break
+                command = "\n".join([command, *body])
+            commands.append(command)
+        blocks.append(commands)
+    return blocks
+
+
+def shell_commands(markdown: str) -> list[str]:
+    """The commands of every ```sh block in ``markdown``, in order."""
+    return [command for block in shell_blocks(markdown) for command in block]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -186,14 +222,14 @@ def wait_until_serving(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"uvicorn exited {server.returncode}:\n{log.read_text()}")
+            pytest.fail(f"the server exited {server.returncode}:\n{log.read_text()}")
         try:
             with urlopen(url, timeout=1) as response:  # noqa: S310 (our own loopback URL)
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.2)
-    pytest.fail(f"uvicorn did not answer {url} within {timeout} s:\n{log.read_text()}")
+    pytest.fail(f"the server did not answer {url} within {timeout} s:\n{log.read_text()}")
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import REPO_ROOT, clean_env, python_module, require_success, run
+from helpers import REPO_ROOT, clean_env, python_module, require_success, run, shell_commands
 
 # What the rendered workflow must run: the README's checks, both databases, migrations, audit.
 WORKFLOW_COMMANDS = [
@@ -39,27 +39,37 @@ KEY_PAIR_COMMANDS = {
     ],
 }
 
-# The pages this file vouches for, and for each command they show, the test that runs it.
+# The pages this file vouches for: the README and every page of the site but the benchmark's,
+# whose commands run the benchmark, not a test.
 CHECKED_PAGES = [
-    "index.md",
-    "questions.md",
-    "resources.md",
-    "architecture.md",
-    "security.md",
-    "databases.md",
-    "deployment.md",
-    "testing.md",
-    "faq.md",
+    Path("README.md"),
+    *sorted(
+        page.relative_to(REPO_ROOT)
+        for page in (REPO_ROOT / "docs").glob("*.md")
+        if page.name != "performance.md"
+    ),
 ]
+# docs/updating.md's file of new answers, which test_documented_answers_file_renders writes.
+CHANGES_FILE = """cat > ../changes.yml <<'EOF'
+resources:
+  todo:
+    title: str(200)
+  label:
+    title: str(80)
+EOF"""
+COPIER_UPDATE = 'python_module("copier", "update", "--defaults", "--conflict", "inline"'
+# Each command the checked pages show, and (the test file that runs it, the code that does).
 TESTED_COMMANDS = {
-    # Rendered from HEAD, migrated and served: the browser test does each step on the defaults.
+    # Word for word in bash, from a clone of this repository, until the API answers on :8000.
     "pip install uv && uvx copier copy --defaults --vcs-ref HEAD . ../my-api && cd ../my-api"
     " && uv run alembic upgrade head && uv run fastapi dev": (
-        "tests/test_browser.py",
-        '"alembic", "upgrade", "head"',
+        "tests/test_fresh_install.py",
+        "served_by(QUICK_START",
     ),
     "pip install uv && uv run pytest": (".ci/run", "uv run pytest"),
-    "uv run pytest": ("tests/test_fresh_install.py", '("uv run pytest", ("run", "pytest"'),
+    # The rendered README's, as it prints them, in the project the quick start made.
+    "uv sync": ("tests/test_fresh_install.py", 'first_steps == ["uv sync", "uv run pytest"]'),
+    "uv run pytest": ("tests/test_fresh_install.py", 'first_steps == ["uv sync", "uv run pytest"]'),
     "uv run alembic upgrade head && uv run alembic check": (
         "tests/test_render.py",
         'alembic("check")',
@@ -69,22 +79,64 @@ TESTED_COMMANDS = {
         for commands in KEY_PAIR_COMMANDS.values()
         for command in commands
     },
+    # docs/updating.md, in the order a team runs it. `uvx copier` is the locked Copier there.
+    "git status": ("tests/test_update.py", '"status", "--porcelain"'),
+    "uvx copier update --defaults --conflict inline": ("tests/test_update.py", COPIER_UPDATE),
+    "uvx copier update --defaults --conflict inline --vcs-ref v0.2.0": (
+        "tests/test_update.py",
+        'copier_cli(project, "--vcs-ref", "v0.2.0")',
+    ),
+    "git status && git diff": ("tests/test_update.py", 'git("diff", cwd=updated_project)'),
+    'git add --all && git commit -m "Update to template v0.2.0"': (
+        "tests/test_update.py",
+        'git("add", "--all", cwd=project)',
+    ),
+    "git grep -nE '^(<<<<<<<|>>>>>>>)( |$)'": (
+        "tests/test_update.py",
+        '"grep", "-nE", "^(<<<<<<<|>>>>>>>)( |$)"',
+    ),
+    "uv run pre-commit install": ("tests/test_update.py", 'python_module("pre_commit", "install")'),
+    "git reset --hard HEAD": ("tests/test_update.py", '"reset", "--hard", "--quiet", "HEAD"'),
+    "git clean -fd": ("tests/test_update.py", '"clean", "-d", "--force"'),
+    "uvx copier update --defaults --conflict inline --data access_token_minutes=5": (
+        "tests/test_update.py",
+        '"--data", "access_token_minutes=5"',
+    ),
+    CHANGES_FILE: ("tests/test_docs.py", "CHANGES_FILE"),
+    "uvx copier update --defaults --conflict inline --data-file ../changes.yml": (
+        "tests/test_update.py",
+        'copier_cli(project, "--data-file"',
+    ),
+    "uv run alembic heads": ("tests/test_update.py", 'live, "heads")'),
+    'uv run alembic merge heads -m "merge <name>"': ("tests/test_update.py", '"merge", "heads"'),
+    "uv run alembic stamp --purge todo_0001": (
+        "tests/test_update.py",
+        '"stamp", "--purge", "todo_0001"',
+    ),
 }
-SHELL_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
-
-
-def shell_commands(markdown: str) -> list[str]:
-    """The commands of the ```sh blocks in ``markdown``, without comments."""
-    lines = (line for block in SHELL_BLOCK.findall(markdown) for line in block.splitlines())
-    return [line.split("  #")[0].strip() for line in lines if line.strip() and line[0] != "#"]
 
 
 def test_every_command_in_the_docs_is_tested() -> None:
     for page in CHECKED_PAGES:
-        for command in shell_commands((REPO_ROOT / "docs" / page).read_text()):
+        for command in shell_commands((REPO_ROOT / page).read_text()):
             assert command in TESTED_COMMANDS, f"{page}: no test runs `{command}`"
     for command, (test_file, evidence) in TESTED_COMMANDS.items():
         assert evidence in (REPO_ROOT / test_file).read_text(), f"{test_file} lost `{command}`"
+
+
+def test_documented_answers_file_renders(
+    copy_template: Callable[[dict[str, Any]], Path], tmp_path: Path
+) -> None:
+    """docs/updating.md's here-document writes answers that Copier takes, with both resources."""
+    project = tmp_path / "api"
+    project.mkdir()
+    require_success(run(["bash", "-euc", CHANGES_FILE], cwd=project, env=clean_env()))
+
+    answers = yaml.safe_load((tmp_path / "changes.yml").read_text())
+    rendered = copy_template(answers)
+
+    assert (rendered / "app/todo/router.py").is_file()
+    assert (rendered / "app/label/router.py").is_file()
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")

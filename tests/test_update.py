@@ -255,7 +255,7 @@ def updated_project(template_history: Path, tmp_path_factory: pytest.TempPathFac
     make_user_edits(project)
     # Outside the project: an untracked file would make Copier refuse the dirty work tree.
     (project.parent / "env-before-update").write_bytes((project / ".env").read_bytes())
-    update(project)
+    copier_cli(project, "--vcs-ref", "v0.2.0")
     return project
 
 
@@ -274,6 +274,8 @@ def test_update_keeps_edits_and_brings_the_change(updated_project: Path) -> None
     # Only the template's change and the answers file moved; the team's files are as they were.
     changed = {line[3:] for line in tracked_changes(updated_project).splitlines()}
     assert changed == {".copier-answers.yml", "app/core/middleware.py", "tests/test_errors.py"}
+    # `git diff`, as the docs say to read the update, shows the template's new line.
+    assert f"+    {NEW_HEADER}\n" in git("diff", cwd=updated_project)
 
 
 def test_updated_project_passes_its_suite_and_migrates(
