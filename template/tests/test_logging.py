@@ -18,7 +18,7 @@ WEAK = "password1234"
 
 def record(message: str, *args: object, **attributes: object) -> logging.LogRecord:
     entry = logging.LogRecord("app.test", logging.INFO, __file__, 1, message, args, None)
-    entry.__dict__.update(request_id="abc123", **attributes)
+    entry.__dict__.update(correlation_id="abc123", **attributes)
     return entry
 
 
