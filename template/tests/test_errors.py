@@ -242,7 +242,7 @@ async def test_a_server_error_says_nothing_of_its_cause(
     # The log keeps the cause, under the same request id.
     failures = [record for record in caplog.records if record.exc_info]
     assert len(failures) == 1
-    assert getattr(failures[0], "request_id", None) == "trace-500"
+    assert getattr(failures[0], "correlation_id", None) == "trace-500"
 
 
 async def test_a_value_the_database_cannot_store_is_a_400(

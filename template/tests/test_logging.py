@@ -18,7 +18,7 @@ WEAK = "password1234"
 
 def record(message: str, *args: object, **attributes: object) -> logging.LogRecord:
     entry = logging.LogRecord("app.test", logging.INFO, __file__, 1, message, args, None)
-    entry.__dict__.update(request_id="abc123", **attributes)
+    entry.__dict__.update(correlation_id="abc123", **attributes)
     return entry
 
 
@@ -36,21 +36,26 @@ def test_json_lines_hold_the_request_id_event_and_an_escaped_message() -> None:
 
 
 @pytest.fixture
-def app_logger() -> Iterator[logging.Logger]:
-    """The `app` logger, restored to text lines afterwards."""
-    yield logging.getLogger("app")
+def text_lines_after() -> Iterator[None]:
+    """Text lines again once the test is over."""
+    yield
     configure_logging("INFO")
 
 
-def test_the_setting_switches_between_text_and_json(app_logger: logging.Logger) -> None:
+@pytest.mark.usefixtures("text_lines_after")
+def test_the_setting_switches_between_text_and_json() -> None:
+    """Ours and the request-id middleware's lines alike, so a JSON log holds JSON only."""
+
     def formatters() -> list[type[logging.Formatter | None]]:
-        return [type(h.formatter) for h in app_logger.handlers if h.name == HANDLER_NAME]
+        loggers = [logging.getLogger(name) for name in ("app", "asgi_correlation_id")]
+        handlers = [handler for logger in loggers for handler in logger.handlers]
+        return [type(h.formatter) for h in handlers if h.name == HANDLER_NAME]
 
     configure_logging("INFO", json_lines=True)
-    assert formatters() == [JsonFormatter]
+    assert formatters() == [JsonFormatter, JsonFormatter]
 
     configure_logging("INFO")
-    assert formatters() == [EscapingFormatter]
+    assert formatters() == [EscapingFormatter, EscapingFormatter]
 
 
 @pytest.fixture

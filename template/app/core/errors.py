@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,8 +14,6 @@ from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
-
-from app.core.logging import request_id_var
 
 PROBLEM_JSON = "application/problem+json"
 INVALID_REQUEST = "The request is not valid; see errors."
@@ -141,7 +140,7 @@ def problem_body(status_code: int, detail: str | None = None, **extra: Any) -> d
     if detail:
         body["detail"] = detail
     body.update(extra)
-    body["request_id"] = request_id_var.get()
+    body["request_id"] = correlation_id.get() or "-"
     return body
 
 

@@ -1,24 +1,21 @@
 """Log lines that carry the request id and cannot be forged with line breaks.
 
-Auth events carry an `event` attribute (`login.failed`, `refresh.reused`, ...) that JSON lines
-show as a field, so a log pipeline can alert on them without parsing messages.
+asgi-correlation-id's middleware keeps each request's id in a context variable; its filter copies
+the id onto every record as `correlation_id` ("-" outside a request). Auth events carry an
+`event` attribute (`login.failed`, `refresh.reused`, ...) that JSON lines show as a field, so a
+log pipeline can alert on them without parsing messages.
 """
 
 import json
 import logging
 import sys
-from contextvars import ContextVar
 
-request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+from asgi_correlation_id import CorrelationIdFilter
 
-LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
 HANDLER_NAME = "app"
-
-
-class RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
+# Ours, and the request-id middleware's (it warns when it replaces an unsafe incoming id).
+LOGGERS = ("app", "asgi_correlation_id")
 
 
 class EscapingFormatter(logging.Formatter):
@@ -37,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
-            "request_id": getattr(record, "request_id", "-"),
+            "request_id": getattr(record, "correlation_id", "-"),
             "message": record.getMessage(),
         }
         if event := getattr(record, "event", None):
@@ -48,14 +45,16 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, *, json_lines: bool = False) -> None:
-    """Send the `app` loggers to stderr, as text or JSON lines; calling it again adds no handler."""
-    logger = logging.getLogger("app")
-    logger.setLevel(level)
-    handler = next((h for h in logger.handlers if h.name == HANDLER_NAME), None)
-    if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.set_name(HANDLER_NAME)
-        handler.addFilter(RequestIdFilter())
-        logger.addHandler(handler)
-        logger.propagate = False
-    handler.setFormatter(JsonFormatter() if json_lines else EscapingFormatter(LOG_FORMAT))
+    """Send the LOGGERS to stderr, as text or JSON lines; calling it again adds no handler."""
+    formatter = JsonFormatter() if json_lines else EscapingFormatter(LOG_FORMAT)
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        handler = next((h for h in logger.handlers if h.name == HANDLER_NAME), None)
+        if handler is None:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.set_name(HANDLER_NAME)
+            handler.addFilter(CorrelationIdFilter(default_value="-"))
+            logger.addHandler(handler)
+            logger.propagate = False
+        handler.setFormatter(formatter)

@@ -1,16 +1,17 @@
-"""Pure ASGI middleware, one job each: request ids, security headers, request bodies, 500s."""
+"""Pure ASGI middleware, one job each: security headers, request bodies, 500s.
+
+Request ids come from asgi-correlation-id's middleware, with `is_safe_request_id` as its check.
+"""
 
 import json
 import logging
 import re
-from uuid import uuid4
 
 from fastapi import HTTPException, status
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PROBLEM_JSON, problem_body
-from app.core.logging import request_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ SECURITY_HEADERS = {
 READABLE_MEDIA_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
 
 
+def is_safe_request_id(value: str) -> bool:
+    return SAFE_REQUEST_ID.fullmatch(value) is not None
+
+
 async def send_problem(send: Send, status_code: int, detail: str | None = None) -> None:
     body = json.dumps(problem_body(status_code, detail)).encode()
     headers = [
@@ -41,31 +46,6 @@ async def send_problem(send: Send, status_code: int, detail: str | None = None) 
     ]
     await send({"type": "http.response.start", "status": status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-class RequestIdMiddleware:
-    """Gives every request an id, for its log lines, its problem bodies and `X-Request-ID`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = Headers(scope=scope).get("x-request-id", "")
-        request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid4().hex
-        token = request_id_var.set(request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
 
 
 class SecurityHeadersMiddleware:
