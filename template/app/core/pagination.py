@@ -6,11 +6,20 @@ cursor can neither widen what a caller sees nor need a secret.
 """
 
 import base64
+from datetime import datetime
 from functools import cache
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationError,
+)
 from sqlalchemy import Column, ColumnElement, and_, func, inspect, literal, or_
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -83,12 +92,15 @@ def _not_a_cursor() -> CursorError:
 
 @cache
 def _values_of(model: type[SQLModel], name: str) -> TypeAdapter[Any]:
-    """Reads and writes a field's values as JSON, by its annotation, so they round-trip exactly.
+    """Reads and writes a field's values as JSON, by its annotation and constraints, so a value
+    round-trips exactly and one that the column cannot hold (a 65-bit int) is refused.
 
     Not the column's `python_type`: SQLModel's own column types report `object`.
     """
-    annotation: Any = model.model_fields[name].annotation
-    return TypeAdapter(annotation)
+    field = model.model_fields[name]
+    # Timestamps are stored aware: SQLModel refuses to bind a naive datetime.
+    annotation: Any = AwareDatetime if field.annotation is datetime else field.annotation
+    return TypeAdapter(Annotated[annotation, field])
 
 
 def encode_cursor(sort: str, model: type[SQLModel], row: SQLModel) -> str:
