@@ -310,6 +310,93 @@ def table(results: list[Result], ping: Result) -> str:
     return "\n".join(lines)
 
 
+def scenarios(args: argparse.Namespace, api: Server, ping_server: Server) -> dict[str, Any]:
+    """Reads, writes and logins beside `/ping`, and `/users/me` during a login storm."""
+    with httpx.Client(base_url=api.url, timeout=30) as client:
+        reader = sign_up(client, "reader@example.com")
+        writer = sign_up(client, "writer@example.com")
+        for i in range(20):
+            r = client.post(
+                "/api/v1/todos",
+                json={"title": f"todo {i}"},
+                headers={"Authorization": f"Bearer {reader}"},
+            )
+            r.raise_for_status()
+
+    c, d = args.connections, args.duration
+    form = f"username=reader%40example.com&password={PASSWORD}"
+    login_load = Load("/api/v1/auth/login", "POST", form, "application/x-www-form-urlencoded")
+    me = Load("/api/v1/users/me", token=reader)
+    # Each sign-up a new email (request.lua numbers "{n}"): zxcvbn, one argon2id hash, an insert.
+    email = f"new-{secrets.token_hex(4)}-{{n}}@example.com"
+    sign_up_body = json.dumps({"email": email, "password": PASSWORD})
+    sign_up_load = Load("/api/v1/auth/register", "POST", sign_up_body, "application/json")
+    ping = measure(ping_server, "GET /ping (bare FastAPI)", Load("/ping"), c, d)
+    results = [
+        ping,
+        measure(ping_server, "GET /ping/db (bare FastAPI + SELECT 1)", Load("/ping/db"), c, d),
+        measure(api, "GET /api/v1/users/me", me, c, d),
+        measure(api, "GET /api/v1/todos (20 rows)", Load("/api/v1/todos", token=reader), c, d),
+        measure(
+            api,
+            "POST /api/v1/todos",
+            Load("/api/v1/todos", "POST", '{"title": "bench"}', "application/json", writer),
+            c,
+            d,
+        ),
+        measure(api, "POST /api/v1/auth/login", login_load, args.login_connections, d),
+        measure(api, "POST /api/v1/auth/register", sign_up_load, args.login_connections, d),
+    ]
+    print(table(results, ping))
+
+    # /users/me latency from one client, alone and while logins saturate the server.
+    idle = finish_wrk(start_wrk(api.url, me, 1, d), "users/me, 1 client, idle")
+    storm = start_wrk(api.url, login_load, args.login_connections, d + 2)
+    time.sleep(1)
+    during = finish_wrk(start_wrk(api.url, me, 1, d), "users/me, 1 client, login storm")
+    logins = finish_wrk(storm, "logins during the storm")
+    print(
+        f"\n/users/me from 1 client: idle p50 {idle.p50_ms:.2f} ms p99 {idle.p99_ms:.2f} ms; "
+        f"during {args.login_connections} concurrent logins ({logins.rps:.0f}/s) "
+        f"p50 {during.p50_ms:.2f} ms p99 {during.p99_ms:.2f} ms "
+        f"= {during.p99_ms / idle.p99_ms:.1f}x idle p99"
+    )
+
+    return {
+        "results": [vars(r) | {"rps": r.rps} for r in results],
+        "me_idle": vars(idle),
+        "me_during_logins": vars(during),
+        "logins_during": vars(logins) | {"rps": logins.rps},
+    }
+
+
+def deep_pages(api: Server, database_url: str, rows: int, duration: int) -> list[Result]:
+    """A page of 20 at growing depths over `rows` todos of one user: by `offset`, then by the
+    `cursor` that the page before hands out (the same rows, found through the index bound)."""
+    with httpx.Client(base_url=api.url, timeout=30) as client:
+        owner = sign_up(client, "deep@example.com")
+        seed_rows(database_url, "deep@example.com", rows)
+        last = rows - 20
+        depths = sorted(o for o in {0, 1_000, 10_000, rows // 2, last} if o <= last)
+        cursors = {}
+        for depth in depths[1:]:
+            r = client.get(
+                "/api/v1/todos",
+                params={"limit": 20, "offset": depth - 20},
+                headers={"Authorization": f"Bearer {owner}"},
+            )
+            r.raise_for_status()
+            cursors[depth] = r.json()["next_cursor"]
+    results = []
+    for depth in depths:
+        load = Load(f"/api/v1/todos?limit=20&offset={depth}", token=owner)
+        results.append(measure(api, f"list, {rows:,} rows, offset {depth:,}", load, 4, duration))
+    for depth, cursor in cursors.items():
+        load = Load(f"/api/v1/todos?limit=20&cursor={cursor}", token=owner)
+        results.append(measure(api, f"list, {rows:,} rows, cursor at {depth:,}", load, 4, duration))
+    return results
+
+
 def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
     project = workdir / "project"
     answers = dict(pair.split("=", 1) for pair in args.data)
@@ -364,73 +451,10 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     ping_server.wait_ready("/ping/db")
     print(f"api pid {api.proc.pid}, ping pid {ping_server.proc.pid}", flush=True)
 
-    with httpx.Client(base_url=api.url, timeout=30) as client:
-        reader = sign_up(client, "reader@example.com")
-        writer = sign_up(client, "writer@example.com")
-        for i in range(20):
-            r = client.post(
-                "/api/v1/todos",
-                json={"title": f"todo {i}"},
-                headers={"Authorization": f"Bearer {reader}"},
-            )
-            r.raise_for_status()
-
-    c, d = args.connections, args.duration
-    form = f"username=reader%40example.com&password={PASSWORD}"
-    login_load = Load("/api/v1/auth/login", "POST", form, "application/x-www-form-urlencoded")
-    me = Load("/api/v1/users/me", token=reader)
-    # Each sign-up a new email (request.lua numbers "{n}"): zxcvbn, one argon2id hash, an insert.
-    email = f"new-{secrets.token_hex(4)}-{{n}}@example.com"
-    sign_up_body = json.dumps({"email": email, "password": PASSWORD})
-    sign_up_load = Load("/api/v1/auth/register", "POST", sign_up_body, "application/json")
-    ping = measure(ping_server, "GET /ping (bare FastAPI)", Load("/ping"), c, d)
-    results = [
-        ping,
-        measure(ping_server, "GET /ping/db (bare FastAPI + SELECT 1)", Load("/ping/db"), c, d),
-        measure(api, "GET /api/v1/users/me", me, c, d),
-        measure(api, "GET /api/v1/todos (20 rows)", Load("/api/v1/todos", token=reader), c, d),
-        measure(
-            api,
-            "POST /api/v1/todos",
-            Load("/api/v1/todos", "POST", '{"title": "bench"}', "application/json", writer),
-            c,
-            d,
-        ),
-        measure(api, "POST /api/v1/auth/login", login_load, args.login_connections, d),
-        measure(api, "POST /api/v1/auth/register", sign_up_load, args.login_connections, d),
-    ]
-    print(table(results, ping))
-
-    # /users/me latency from one client, alone and while logins saturate the server.
-    idle = finish_wrk(start_wrk(api.url, me, 1, d), "users/me, 1 client, idle")
-    storm = start_wrk(api.url, login_load, args.login_connections, d + 2)
-    time.sleep(1)
-    during = finish_wrk(start_wrk(api.url, me, 1, d), "users/me, 1 client, login storm")
-    logins = finish_wrk(storm, "logins during the storm")
-    print(
-        f"\n/users/me from 1 client: idle p50 {idle.p50_ms:.2f} ms p99 {idle.p99_ms:.2f} ms; "
-        f"during {args.login_connections} concurrent logins ({logins.rps:.0f}/s) "
-        f"p50 {during.p50_ms:.2f} ms p99 {during.p99_ms:.2f} ms "
-        f"= {during.p99_ms / idle.p99_ms:.1f}x idle p99"
-    )
-
-    deep: list[Result] = []
-    if args.deep_rows:
-        with httpx.Client(base_url=api.url, timeout=30) as client:
-            owner = sign_up(client, "deep@example.com")
-        seed_rows(database_url, "deep@example.com", args.deep_rows)
-        last = args.deep_rows - 20
-        for offset in sorted(o for o in {0, 1_000, 10_000, args.deep_rows // 2, last} if o <= last):
-            load = Load(f"/api/v1/todos?limit=20&offset={offset}", token=owner)
-            deep.append(
-                measure(
-                    api,
-                    f"list, {args.deep_rows:,} rows, offset {offset:,}",
-                    load,
-                    4,
-                    max(3, d // 2),
-                )
-            )
+    summary = {} if args.deep_only else scenarios(args, api, ping_server)
+    deep_duration = max(3, args.duration // 2)
+    deep = deep_pages(api, database_url, args.deep_rows, deep_duration) if args.deep_rows else []
+    if deep:
         print(table(deep, deep[0]))
 
     return {
@@ -439,10 +463,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         "worktree": args.worktree,
         "render_seconds": round(render_s, 2),
         "raised": RAISED_SETTINGS,
-        "results": [vars(r) | {"rps": r.rps} for r in results],
-        "me_idle": vars(idle),
-        "me_during_logins": vars(during),
-        "logins_during": vars(logins) | {"rps": logins.rps},
+        **summary,
         "deep": [vars(r) | {"rps": r.rps} for r in deep],
     }
 
@@ -467,7 +488,10 @@ def main() -> None:
         "--deep-rows",
         type=int,
         default=100_000,
-        help="rows for the offset-pagination scenario (0 skips it)",
+        help="rows for the deep-page scenario, by offset and by cursor (0 skips it)",
+    )
+    parser.add_argument(
+        "--deep-only", action="store_true", help="measure only the deep pages (and /ping's server)"
     )
     parser.add_argument("--ref", default="HEAD", help="the commit to render, e.g. to compare two")
     parser.add_argument(

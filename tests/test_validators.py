@@ -85,7 +85,7 @@ REFUSED: list[Any] = [
             f'field "todo.{column}" clashes with a generated name',
             id=f"resources-reserved-{column}",
         )
-        for column in ("id", "owner_id", "created_at", "updated_at")
+        for column in ("id", "owner_id", "created_at", "updated_at", "cursor")
     ),
     pytest.param(
         {"resources": "todo: {title: string}"},

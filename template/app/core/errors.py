@@ -114,14 +114,14 @@ class AuthenticationError(AppError):
 
 
 class FieldError(AppError):
-    """A body field that the schema accepted but a rule of the service refuses: a 422 shaped
-    like any validation error."""
+    """A field that the schema accepted but a rule of the service refuses: a 422 shaped like any
+    validation error. `source` is where the field came from, as in a validation error's `loc`."""
 
     status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
 
-    def __init__(self, field: str, error_type: str, msg: str) -> None:
+    def __init__(self, field: str, error_type: str, msg: str, *, source: str = "body") -> None:
         super().__init__(msg)
-        self.error = {"loc": ["body", field], "type": error_type, "msg": msg}
+        self.error = {"loc": [source, field], "type": error_type, "msg": msg}
 
 
 class RateLimitedError(AppError):

@@ -1,16 +1,48 @@
-"""Bounded, allow-listed listing: one query for a page and its total."""
+"""Bounded, allow-listed listing: a page and its total in one query, by offset or by cursor.
 
-from typing import Any, ClassVar, Generic, TypeVar
+A cursor is the base64url of compact JSON holding the sort, the last row's sort value and its id.
+It only says where to continue: the owner condition and the filters come from each request, so a
+cursor can neither widen what a caller sees nor need a secret.
+"""
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, func
+import base64
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationError,
+)
+from sqlalchemy import Column, ColumnElement, and_, func, inspect, literal, or_
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.errors import FieldError
+
 MAX_LIMIT = 100
+# Room for a sort by a timestamp, number, date or UUID; `cursor_param` of a resource that sorts by
+# strings gives it room for its longest one.
+CURSOR_LENGTH = 256
 
 T = TypeVar("T")
 M = TypeVar("M", bound=SQLModel)
+
+
+def cursor_param(max_length: int) -> Any:
+    """The `cursor` query parameter, long enough for any cursor its list gives out."""
+    return Field(
+        default=None,
+        max_length=max_length,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The `next_cursor` of the previous page; send the same sort and filters.",
+    )
 
 
 class Page(BaseModel, Generic[T]):
@@ -18,6 +50,9 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        description="Send as `cursor` for the next page; null on the last page."
+    )
 
 
 class PageQuery(BaseModel):
@@ -25,14 +60,92 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     # Names that are not column filters.
-    control_fields: ClassVar[frozenset[str]] = frozenset({"limit", "offset", "sort"})
+    control_fields: ClassVar[frozenset[str]] = frozenset({"limit", "offset", "cursor", "sort"})
 
     limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
     offset: int = Field(default=0, ge=0, le=1_000_000)
+    cursor: str | None = cursor_param(CURSOR_LENGTH)
 
     def filters(self) -> dict[str, Any]:
         """The column filters the client set, compared literally (never as patterns)."""
         return self.model_dump(exclude=set(self.control_fields), exclude_none=True)
+
+
+class Cursor(BaseModel):
+    """Where a page ended: the sort it was taken by, the last row's sort value and id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sort: str
+    value: JsonValue
+    id: UUID
+
+
+class CursorError(FieldError):
+    def __init__(self, error_type: str, msg: str) -> None:
+        super().__init__("cursor", error_type, msg, source="query")
+
+
+def _not_a_cursor() -> CursorError:
+    return CursorError("cursor_invalid", "Not a cursor of this list; send a page's `next_cursor`.")
+
+
+@cache
+def _values_of(model: type[SQLModel], name: str) -> TypeAdapter[Any]:
+    """Reads and writes a field's values as JSON, by its annotation and constraints, so a value
+    round-trips exactly and one that the column cannot hold (a 65-bit int) is refused.
+
+    Not the column's `python_type`: SQLModel's own column types report `object`.
+    """
+    field = model.model_fields[name]
+    # Timestamps are stored aware: SQLModel refuses to bind a naive datetime.
+    annotation: Any = AwareDatetime if field.annotation is datetime else field.annotation
+    return TypeAdapter(Annotated[annotation, field])
+
+
+def encode_cursor(sort: str, model: type[SQLModel], row: SQLModel) -> str:
+    name = sort.removeprefix("-")
+    value = _values_of(model, name).dump_python(getattr(row, name), mode="json")
+    cursor = Cursor(sort=sort, value=value, id=getattr(row, "id"))  # noqa: B009 (a column)
+    return base64.urlsafe_b64encode(cursor.model_dump_json().encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(query: PageQuery, sort: str, model: type[SQLModel]) -> tuple[Any, UUID] | None:
+    """The sort value and id that the query's cursor continues after, if it has one."""
+    if query.cursor is None:
+        return None
+    if query.offset:
+        raise CursorError("cursor_with_offset", "Send either a cursor or an offset, not both.")
+    try:
+        padded = query.cursor + "=" * (-len(query.cursor) % 4)
+        cursor = Cursor.model_validate_json(base64.urlsafe_b64decode(padded))
+    except ValueError:  # bad base64 (binascii.Error) or a bad payload (ValidationError)
+        raise _not_a_cursor() from None
+    if cursor.sort != sort:
+        raise CursorError(
+            "cursor_sort_mismatch",
+            "The cursor belongs to another sort; send the sort it came with.",
+        )
+    try:
+        value = _values_of(model, sort.removeprefix("-")).validate_python(cursor.value)
+    except ValidationError:
+        raise _not_a_cursor() from None
+    return value, cursor.id
+
+
+def _after(
+    column: Column[Any], id_column: Column[Any], *, descending: bool, last: tuple[Any, UUID]
+) -> ColumnElement[bool]:
+    """Rows that sort after `last` (NULLs last, ties by id), written so that an index on the
+    column bounds the scan: `c <= v AND (c < v OR id > last_id)` rather than a bare OR."""
+    value, last_id = last
+    if value is None:  # only NULLs are left, in id order
+        return and_(column.is_(None), id_column > last_id)
+    value = literal(value, column.type)  # a parameter even for True and False
+    within = column <= value if descending else column >= value
+    beyond = column < value if descending else column > value
+    after = and_(within, or_(beyond, id_column > last_id))
+    return or_(after, column.is_(None)) if column.nullable else after
 
 
 async def paginate(
@@ -42,25 +155,27 @@ async def paginate(
 
     The total comes from a scalar subquery in the same round trip. The database counts it once,
     from the index where it can, and reads only the page's rows; a `count() OVER ()` window
-    would read every matching row on every page (about a second for 100k rows on SQLite).
+    would read every matching row on every page (about a second for 100k rows on SQLite). One
+    row past the page says whether there is a next one.
     """
     conditions = [
         *where,
         *(col(getattr(model, name)) == value for name, value in query.filters().items()),
     ]
     sort: str = getattr(query, "sort", "-created_at")
-    column = col(getattr(model, sort.removeprefix("-")))
-    order = column.desc() if sort.startswith("-") else column.asc()
+    descending = sort.startswith("-")
+    columns = inspect(model).columns
+    column, id_column = columns[sort.removeprefix("-")], columns["id"]
+    order = column.desc() if descending else column.asc()
+    if column.nullable:  # the same place on every database, in both directions
+        order = order.nulls_last()
     total_rows = (
         select(func.count()).select_from(model).where(*conditions).correlate(None).scalar_subquery()
     )
-    statement = (
-        select(model, total_rows)
-        .where(*conditions)
-        .order_by(order, col(getattr(model, "id")))  # noqa: B009 (id is a column, not a typo)
-        .limit(query.limit)
-        .offset(query.offset)
-    )
+    statement = select(model, total_rows).where(*conditions)
+    if (last := decode_cursor(query, sort, model)) is not None:
+        statement = statement.where(_after(column, id_column, descending=descending, last=last))
+    statement = statement.order_by(order, id_column).limit(query.limit + 1).offset(query.offset)
     rows = (await session.exec(statement)).all()
     if rows:
         total = rows[0][1]
@@ -68,4 +183,12 @@ async def paginate(
         total = (
             await session.exec(select(func.count()).select_from(model).where(*conditions))
         ).one()
-    return Page(items=[row[0] for row in rows], total=total, limit=query.limit, offset=query.offset)
+    items = [row[0] for row in rows[: query.limit]]
+    next_cursor = encode_cursor(sort, model, items[-1]) if len(rows) > query.limit else None
+    return Page(
+        items=items,
+        total=total,
+        limit=query.limit,
+        offset=query.offset,
+        next_cursor=next_cursor,
+    )

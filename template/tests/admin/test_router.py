@@ -54,7 +54,7 @@ async def test_admin_pages_through_users(
     assert first.status_code == 200, first.text
     assert (len(first.json()["items"]), first.json()["total"]) == (2, 5)
     assert (len(last.json()["items"]), last.json()["total"]) == (1, 5)
-    assert past.json() == {"items": [], "total": 5, "limit": 2, "offset": 9}
+    assert past.json() == {"items": [], "total": 5, "limit": 2, "offset": 9, "next_cursor": None}
     seen = {item["id"] for page in (first, last) for item in page.json()["items"]}
     assert len(seen) == 3
 
