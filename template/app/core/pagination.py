@@ -169,20 +169,14 @@ async def paginate(
     order = column.desc() if descending else column.asc()
     if column.nullable:  # the same place on every database, in both directions
         order = order.nulls_last()
-    total_rows = (
-        select(func.count()).select_from(model).where(*conditions).correlate(None).scalar_subquery()
-    )
-    statement = select(model, total_rows).where(*conditions)
+    count = select(func.count()).select_from(model).where(*conditions)
+    statement = select(model, count.correlate(None).scalar_subquery()).where(*conditions)
     if (last := decode_cursor(query, sort, model)) is not None:
         statement = statement.where(_after(column, id_column, descending=descending, last=last))
     statement = statement.order_by(order, id_column).limit(query.limit + 1).offset(query.offset)
     rows = (await session.exec(statement)).all()
-    if rows:
-        total = rows[0][1]
-    else:  # past the last page: no row carries the total
-        total = (
-            await session.exec(select(func.count()).select_from(model).where(*conditions))
-        ).one()
+    # Past the last page no row carries the total, so it is counted alone.
+    total = rows[0][1] if rows else (await session.exec(count)).one()
     items = [row[0] for row in rows[: query.limit]]
     next_cursor = encode_cursor(sort, model, items[-1]) if len(rows) > query.limit else None
     return Page(
