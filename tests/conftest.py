@@ -22,6 +22,7 @@ import pytest
 import redis
 from copier import run_copy
 from helpers import RENDERS, REPO_ROOT, temporary_postgres_database, unavailable
+from projects import git_identity as isolated_git
 from pytest_copie.plugin import Copie, Result
 
 
@@ -36,6 +37,13 @@ def isolated_copier_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COPIER_SETTINGS_PATH", str(settings))
         yield settings
+
+
+@pytest.fixture(scope="module")
+def git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """For a module's tests: a git identity, and none of the developer's git configuration."""
+    with isolated_git(tmp_path_factory.mktemp("git-config")):
+        yield
 
 
 @pytest.fixture

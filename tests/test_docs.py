@@ -51,8 +51,12 @@ CHANGES_FILE = """cat > ../changes.yml <<'EOF'
 resources:
   todo:
     title: str(200)
+    notes: text?
+    done: bool = false
+    due: date?
+    priority: int = 3
   label:
-    title: str(80)
+    name: str(80)
 EOF"""
 COPIER_UPDATE = 'python_module("copier", "update", "--defaults", "--conflict", "inline"'
 # Each command the checked pages show, and (the test file that runs it, the code that does).
@@ -77,8 +81,8 @@ TESTED_COMMANDS = {
         for command in commands
     },
     # docs/updating.md, in the order a team runs it. `uvx copier` is the locked Copier there.
-    "git status": ("tests/test_update.py", '"status", "--porcelain"'),
-    "uvx copier update --defaults --conflict inline": ("tests/test_update.py", COPIER_UPDATE),
+    "git status": ("tests/projects.py", '"status", "--porcelain"'),
+    "uvx copier update --defaults --conflict inline": ("tests/projects.py", COPIER_UPDATE),
     "uvx copier update --defaults --conflict inline --vcs-ref v0.2.0": (
         "tests/test_update.py",
         'copier_cli(project, "--vcs-ref", "v0.2.0")',
@@ -112,11 +116,17 @@ TESTED_COMMANDS = {
         "tests/test_bench.py",
         '"--data", "jwt_algorithm=RS256"',
     ),
-    "uv run alembic heads": ("tests/test_update.py", 'live, "heads")'),
-    'uv run alembic merge heads -m "merge <name>"': ("tests/test_update.py", '"merge", "heads"'),
-    "uv run alembic stamp --purge todo_0001": (
-        "tests/test_update.py",
-        '"stamp", "--purge", "todo_0001"',
+    "uv run alembic heads": ("tests/test_update.py", 'alembic(project, env, url, "heads")'),
+    'uv run alembic merge heads -m "merge"': ("tests/test_update.py", '"merge", "heads"'),
+    # docs/updating.md's "Changing your resources", step by step on a database with rows.
+    'git add --all && git commit -m "Labels, and todos by priority"': (
+        "tests/test_schema_changes.py",
+        "commit_all(project, step.name)",
+    ),
+    "uv run alembic downgrade -1": ("tests/test_schema_changes.py", '"downgrade", "-1"'),
+    'uv run alembic revision --autogenerate -m "add a colour to todos"': (
+        "tests/test_schema_changes.py",
+        '"revision", "--autogenerate"',
     ),
 }
 
@@ -142,6 +152,31 @@ def test_documented_answers_file_renders(
 
     assert (rendered / "app/todo/router.py").is_file()
     assert (rendered / "app/label/router.py").is_file()
+
+
+# docs/updating.md: resources in --data must quote each spec, as YAML's flow style reads `?`.
+FLOW_STYLE = {
+    "quoted": 'resources={todo: {title: "str(200)", notes: "text?"}}',
+    "bare": "resources={todo: {title: str(200), notes: text?}}",
+}
+
+
+def test_flow_style_resources_work_with_quoted_specs(tmp_path: Path) -> None:
+    """The form docs/updating.md gives renders; the bare one it warns about fails."""
+    copy = python_module("copier", "copy", "--defaults", "--vcs-ref", "HEAD", "--data")
+    env = clean_env()
+    quoted = run(
+        [*copy, FLOW_STYLE["quoted"], REPO_ROOT, tmp_path / "quoted"], cwd=tmp_path, env=env
+    )
+    bare = run([*copy, FLOW_STYLE["bare"], REPO_ROOT, tmp_path / "bare"], cwd=tmp_path, env=env)
+
+    require_success(quoted)
+    assert "notes: str | None" in (tmp_path / "quoted/app/todo/models.py").read_text()
+    assert bare.returncode != 0
+    assert (
+        FLOW_STYLE["quoted"].removeprefix("resources=")
+        in (REPO_ROOT / "docs/updating.md").read_text()
+    )
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")

@@ -1,37 +1,43 @@
 """`copier update` on real template history, as a team whose project has diverged would run it.
 
 Git tags may not reach CI, so ``template_history`` builds the history itself: the work tree as
-``v0.1.0``, then ``v0.2.0`` with one deliberate change to template-owned files (a new security
-header, and the project's own test that expects it). Projects are rendered at ``v0.1.0``, committed,
-edited and committed again, then updated, exactly as docs/updating.md tells users to.
+``v0.1.0``, then ``v0.2.0`` with deliberate changes to template-owned files (a new security header
+and the project's own test that expects it, and a column on the users table with the template's
+revision that adds it). Projects are rendered at ``v0.1.0``, committed, edited and committed
+again, then updated, exactly as docs/updating.md tells users to.
 """
 
 from __future__ import annotations
 
 import filecmp
-import os
 import re
 import shutil
-import sys
-from collections.abc import Iterator
+import sqlite3
+from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from copier import VcsRef, run_copy, run_recopy, run_update
-from helpers import REPO_ROOT, clean_env, explain, python_module, require_success, run
+from copier import VcsRef, run_recopy
+from helpers import clean_env, explain, python_module, require_success, run
+from projects import (
+    alembic,
+    commit_all,
+    conflict_leftovers,
+    copier_cli,
+    git,
+    migrate_and_check,
+    new_project,
+    run_suite,
+    sqlite_url,
+    tag_work_tree,
+    tracked_changes,
+    update,
+)
 
-# What Copier reads from the template repository.
-TEMPLATE_PARTS = ("copier.yml", "includes", "template")
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Template Tests",
-    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
-    "GIT_COMMITTER_NAME": "Template Tests",
-    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
-}
-# The deliberate v0.2.0 change: (file, the line it follows, the line it adds).
+# The deliberate v0.2.0 changes: (file, the text they follow, the text they add).
 NEW_HEADER = '"Permissions-Policy": "camera=(), geolocation=(), microphone=()",'
+NEW_COLUMN = "    last_seen_at: datetime | None = None\n"
 TEMPLATE_CHANGE = (
     (
         "template/app/core/middleware.py",
@@ -43,161 +49,67 @@ TEMPLATE_CHANGE = (
         '    "cache-control": "no-store",\n',
         f"    {NEW_HEADER.lower()}\n",
     ),
+    # A template-owned table changes: the model, and a revision the template owns.
+    ("template/app/auth/models.py", "    is_active: bool = True\n", NEW_COLUMN),
+    ("includes/schema.jinja", "{%- set TEMPLATE_REVISIONS = [", "'auth_0002'"),
 )
-# The lines Copier writes around a conflict with `conflict="inline"`, and git's own.
-CONFLICT_MARKER = re.compile(r"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
+# The template's revision for NEW_COLUMN, placed after whatever revision a project is at.
+NEW_REVISION = (
+    "template/migrations/versions/auth_0002.py.jinja",
+    '''"""Remember when each user was last seen.
+
+Revision ID: auth_0002
+Revises: {{ revision_parents.auth_0002 }}
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "auth_0002"
+down_revision: str | None = "{{ revision_parents.auth_0002 }}"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("last_seen_at")
+''',
+)
 # A resource whose fields every database handles quickly.
 SHORT = {"title": "str(80)"}
 
-
-def git(*args: str, cwd: Path) -> str:
-    """Run git in ``cwd`` and return what it printed; fail the test if it fails."""
-    result = run(["git", *args], cwd=cwd, env=os.environ)
-    require_success(result)
-    return result.stdout
-
-
-def commit_all(project: Path, message: str) -> None:
-    git("add", "--all", cwd=project)
-    git("commit", "--quiet", "--no-verify", "--allow-empty", "--message", message, cwd=project)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A git identity (CI may have none; Copier's own update commits need one too), and no
-    global or system git config, whose signing or hooksPath settings would change the tests."""
-    empty_config = tmp_path_factory.mktemp("git-config") / "gitconfig"
-    empty_config.write_text("")
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in GIT_IDENTITY.items():
-            patch.setenv(name, value)
-        patch.setenv("GIT_CONFIG_GLOBAL", str(empty_config))
-        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        yield
+pytestmark = pytest.mark.usefixtures("git_identity")
 
 
 @pytest.fixture(scope="module")
-def template_history(tmp_path_factory: pytest.TempPathFactory, git_identity: None) -> Path:
-    """A template repository tagged ``v0.1.0`` (the work tree) and ``v0.2.0`` (one real change)."""
-    repo = tmp_path_factory.mktemp("template-history")
-    listed = git(
-        "ls-files",
-        "--cached",
-        "--others",
-        "--exclude-standard",
-        "--",
-        *TEMPLATE_PARTS,
-        cwd=REPO_ROOT,
-    )
-    for name in listed.splitlines():
-        source = REPO_ROOT / name
-        if source.is_file():  # a file deleted but not yet committed is listed too
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
-    git("init", "--quiet", "--initial-branch", "main", cwd=repo)
-    commit_all(repo, "the template as in the work tree")
-    git("tag", "v0.1.0", cwd=repo)
+def template_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repository tagged ``v0.1.0`` (the work tree) and ``v0.2.0`` (real changes)."""
+    repo = tag_work_tree(tmp_path_factory.mktemp("template-history"))
     for name, anchor, added in TEMPLATE_CHANGE:
         path = repo / name
         text = path.read_text()
         assert text.count(anchor) == 1, f"{name} changed: pick another anchor for the v0.2.0 change"
         assert added not in text, f"{name} has the v0.2.0 change already: pick another change"
         path.write_text(text.replace(anchor, anchor + added))
-    commit_all(repo, "send Permissions-Policy on every response")
+    name, text = NEW_REVISION
+    (repo / name).write_text(text)
+    commit_all(repo, "send Permissions-Policy on every response; remember when users were seen")
     git("tag", "v0.2.0", cwd=repo)
     return repo
-
-
-def new_project(template: Path, destination: Path, ref: str, **answers: Any) -> Path:
-    """Render ``template`` at ``ref`` into a fresh git repository with one commit."""
-    run_copy(
-        str(template),
-        destination,
-        vcs_ref=ref,
-        data=answers,
-        defaults=True,
-        unsafe=False,
-        quiet=True,
-    )
-    git("init", "--quiet", "--initial-branch", "main", cwd=destination)
-    commit_all(destination, f"render the template at {ref}")
-    return destination
-
-
-def update(project: Path, ref: str | VcsRef = "v0.2.0", **answers: Any) -> None:
-    """`copier update --defaults --conflict inline --vcs-ref REF [--data ...]`."""
-    run_update(
-        project,
-        vcs_ref=ref,
-        data=answers,
-        defaults=True,
-        overwrite=True,
-        unsafe=False,
-        conflict="inline",
-        quiet=True,
-    )
-
-
-def copier_cli(project: Path, *args: str) -> None:
-    """`copier update --defaults --conflict inline ARGS` in ``project``, as the docs show."""
-    command = python_module("copier", "update", "--defaults", "--conflict", "inline", *args)
-    require_success(run(command, cwd=project, env=os.environ))
-
-
-def tracked_changes(project: Path) -> str:
-    return git("status", "--porcelain", "--untracked-files=all", cwd=project)
-
-
-def conflict_leftovers(project: Path) -> list[str]:
-    """Files holding conflict markers, and `.rej` files, anywhere in ``project``."""
-    found = []
-    for path in project.rglob("*"):
-        if ".git" in path.relative_to(project).parts or not path.is_file():
-            continue
-        if path.suffix == ".rej":
-            found.append(f"{path.relative_to(project)}: rejected hunk")
-        elif CONFLICT_MARKER.search(path.read_text(errors="replace")):
-            found.append(f"{path.relative_to(project)}: conflict marker")
-    return found
 
 
 @pytest.fixture(scope="module")
 def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     caches = tmp_path_factory.mktemp("update-caches")
     return clean_env(ENVIRONMENT="test", MYPY_CACHE_DIR=str(caches / "mypy"))
-
-
-def run_suite(project: Path, env: dict[str, str], *paths: str) -> None:
-    """The project's own pytest (on ``paths`` only, if given)."""
-    command = python_module("pytest", "-q", "-x", "-p", "no:copie", *paths)
-    result = run(command, cwd=project, env=env)
-    require_success(result)
-    assert re.search(r"\b\d+ passed\b", result.stdout), explain(result)
-
-
-def alembic(project: Path, env: dict[str, str], database: Path, *args: str) -> str:
-    """Run Alembic in ``project`` on the SQLite file ``database``; fail unless it exits 0."""
-    result = run(
-        python_module("alembic", *args),
-        cwd=project,
-        env={**env, "DATABASE_URL": f"sqlite:///{database}"},
-    )
-    require_success(result)
-    return result.stdout + result.stderr
-
-
-# `alembic upgrade head && alembic check` in one interpreter: the app is imported once, not twice.
-UPGRADE_AND_CHECK = "from alembic.config import main; main(['upgrade', 'head']); main(['check'])"
-
-
-def migrate_and_check(project: Path, env: dict[str, str], database: Path) -> None:
-    result = run(
-        [sys.executable, "-c", UPGRADE_AND_CHECK],
-        cwd=project,
-        env={**env, "DATABASE_URL": f"sqlite:///{database}"},
-    )
-    require_success(result)
-    assert "No new upgrade operations detected" in result.stdout + result.stderr, explain(result)
 
 
 # --- 1. An update keeps a team's edits and brings the template's change ----------------------
@@ -248,13 +160,30 @@ def make_user_edits(project: Path) -> None:
     commit_all(project, "our own route, test, log level and deployment notes")
 
 
+# The team's one user, in their database since v0.1.0.
+USER_ROW = ("5b2c1f0e9a8d4c7b6a5f4e3d2c1b0a99", "ada@example.com", "$argon2id$stub", "admin")
+
+
 @pytest.fixture(scope="module")
-def updated_project(template_history: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A default project rendered at v0.1.0, edited by its team, then updated to v0.2.0."""
-    project = new_project(template_history, tmp_path_factory.mktemp("diverged") / "api", "v0.1.0")
+def updated_project(
+    template_history: Path, tmp_path_factory: pytest.TempPathFactory, project_env: dict[str, str]
+) -> Path:
+    """A default project rendered at v0.1.0, migrated, edited by its team, then updated to v0.2.0.
+
+    Its database, `live.db` beside it, holds a user and stays at v0.1.0's schema.
+    """
+    workdir = tmp_path_factory.mktemp("diverged")
+    project = new_project(template_history, workdir / "api", "v0.1.0")
+    alembic(project, project_env, sqlite_url(workdir / "live.db"), "upgrade", "head")
+    with closing(sqlite3.connect(workdir / "live.db")) as database, database:
+        database.execute(
+            "INSERT INTO users (id, email, password_hash, role, is_active, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            USER_ROW,
+        )
     make_user_edits(project)
     # Outside the project: an untracked file would make Copier refuse the dirty work tree.
-    (project.parent / "env-before-update").write_bytes((project / ".env").read_bytes())
+    (workdir / "env-before-update").write_bytes((project / ".env").read_bytes())
     copier_cli(project, "--vcs-ref", "v0.2.0")
     return project
 
@@ -267,22 +196,44 @@ def test_update_keeps_edits_and_brings_the_change(updated_project: Path) -> None
     assert (updated_project / "README.md").read_text().endswith(README_SECTION)
     assert NEW_HEADER in (updated_project / "app/core/middleware.py").read_text()
     assert NEW_HEADER.lower() in (updated_project / "tests/test_errors.py").read_text()
+    assert NEW_COLUMN in (updated_project / "app/auth/models.py").read_text()
     assert "_commit: v0.2.0" in (updated_project / ".copier-answers.yml").read_text()
     # The key and database URL in .env (git-ignored, so not a tracked change) are untouched.
     env_file = (updated_project / ".env").read_bytes()
     assert env_file == (updated_project.parent / "env-before-update").read_bytes()
-    # Only the template's change and the answers file moved; the team's files are as they were.
+    # Only the template's changes and the answers file moved; the team's files, and every
+    # revision the project had, are as they were. The template's revision is a new file.
     changed = {line[3:] for line in tracked_changes(updated_project).splitlines()}
-    assert changed == {".copier-answers.yml", "app/core/middleware.py", "tests/test_errors.py"}
+    assert changed == {
+        ".copier-answers.yml",
+        "app/auth/models.py",
+        "app/core/middleware.py",
+        "migrations/versions/auth_0002.py",
+        "tests/test_errors.py",
+    }
     # `git diff`, as the docs say to read the update, shows the template's new line.
     assert f"+    {NEW_HEADER}\n" in git("diff", cwd=updated_project)
+
+
+def test_the_templates_revision_follows_the_projects_head(updated_project: Path) -> None:
+    """The template's new revision goes after the revisions the project had, not before them."""
+    revision = (updated_project / "migrations/versions/auth_0002.py").read_text()
+    assert 'down_revision: str | None = "todo_0001"' in revision
+    assert "- auth_0002\n" in (updated_project / ".copier-answers.yml").read_text()
 
 
 def test_updated_project_passes_its_suite_and_migrates(
     updated_project: Path, project_env: dict[str, str], tmp_path: Path
 ) -> None:
     run_suite(updated_project, project_env)
-    migrate_and_check(updated_project, project_env, tmp_path / "app.db")
+    migrate_and_check(updated_project, project_env, sqlite_url(tmp_path / "app.db"))
+    # The team's database reaches the new schema and keeps its user.
+    live = updated_project.parent / "live.db"
+    migrate_and_check(updated_project, project_env, sqlite_url(live))
+    with closing(sqlite3.connect(live)) as database:
+        users = database.execute("SELECT id, email, password_hash, role FROM users").fetchall()
+        seen = database.execute("SELECT last_seen_at FROM users").fetchall()
+    assert (users, seen) == ([USER_ROW], [(None,)])
 
 
 # --- 3. Updates and recopies that have nothing to bring leave no diff ------------------------
@@ -325,35 +276,9 @@ RESOURCE_FILES = (
     "app/{name}/models.py",
     "app/{name}/router.py",
     "app/{name}/service.py",
-    "migrations/versions/{name}_0001.py",
     "tests/{name}/__init__.py",
     "tests/{name}/test_router.py",
 )
-# The revision docs/updating.md tells users to add after removing a resource with a table.
-DROP_NOTES = '''"""Drop the notes table: the note resource was removed from the answers.
-
-Revision ID: drop_notes
-Revises: {down_revision}
-"""
-
-from collections.abc import Sequence
-
-from alembic import op
-
-revision: str = "drop_notes"
-down_revision: str | None = "{down_revision}"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-
-def upgrade() -> None:
-    # IF EXISTS: a database created after the removal never had the table.
-    op.drop_table("notes", if_exists=True)
-
-
-def downgrade() -> None:
-    pass
-'''
 
 
 # A package of the team's own, not a resource, registered in the user-owned app/extensions.py.
@@ -403,75 +328,77 @@ def add_own_package(project: Path) -> None:
     extensions.write_text(text.replace(registry, "ROUTERS: list[APIRouter] = [reports]\n"))
 
 
-def down_revision(project: Path, name: str) -> str:
-    text = (project / f"migrations/versions/{name}_0001.py").read_text()
+def down_revision(project: Path, revision: str) -> str:
+    text = (project / f"migrations/versions/{revision}.py").read_text()
     found = re.search(r'^down_revision: str \| None = "(\w+)"$', text, re.MULTILINE)
     assert found, text
     return found.group(1)
+
+
+def heads(project: Path, env: dict[str, str], url: str) -> set[str]:
+    """What `alembic heads` lists."""
+    return set(alembic(project, env, url, "heads").split("\n")) - {""}
 
 
 def test_answers_change_during_updates(
     template_history: Path, project_env: dict[str, str], tmp_path: Path
 ) -> None:
     project = new_project(template_history, tmp_path / "api", "v0.1.0", resources=TWO)
-    live = tmp_path / "live.db"  # the team's database, migrated at every step
+    live = sqlite_url(tmp_path / "live.db")  # the team's database, migrated at every step
     # The team's own revision (e.g. a data migration) sits on top of the rendered chain.
     alembic(project, project_env, live, "revision", "--rev-id", "seed_data", "-m", "seed data")
     alembic(project, project_env, live, "upgrade", "head")
     add_own_package(project)
     commit_all(project, "a data migration and a reports package of our own")
     ours = (project / "app/extensions.py").read_text()
+    shipped = {path: path.read_bytes() for path in (project / "migrations/versions").glob("*.py")}
 
     # Add a resource and shorten the access tokens while updating to the new release.
     # As docs/updating.md says: resources in a file outside the project, a number with --data,
     # and no --vcs-ref, which takes the newest release tag.
     changes = tmp_path / "changes.yml"
-    # sort_keys=False: the order of the resources is the order of their migration chain.
-    changes.write_text(yaml.safe_dump({"resources": {**TWO, "label": SHORT}}, sort_keys=False))
-    copier_cli(project, "--data-file", str(changes), "--data", "access_token_minutes=5")
+    changes.write_text(yaml.safe_dump({"resources": {**TWO, "label": SHORT}}))
+    said = copier_cli(project, "--data-file", str(changes), "--data", "access_token_minutes=5")
+    assert "migrations/versions has resources_0002, auth_0002" in said, said
     assert "_commit: v0.2.0" in (project / ".copier-answers.yml").read_text()
     assert conflict_leftovers(project) == []
     for pattern in RESOURCE_FILES:
         assert (project / pattern.format(name="label")).is_file(), pattern
-    assert down_revision(project, "label") == "note_0001"
+    # New revisions follow the ones the project had, which stay as they were.
+    assert {path: path.read_bytes() for path in shipped} == shipped
+    assert (
+        'op.create_table(\n        "labels",'
+        in (project / "migrations/versions/resources_0002.py").read_text()
+    )
+    assert down_revision(project, "resources_0002") == "note_0001"
     assert "default=5, ge=1, le=60" in (project / "app/core/config.py").read_text()
     assert "access_token_minutes: 5" in (project / ".copier-answers.yml").read_text()
     # app/api.py took the new router without a conflict; our registry is as we left it.
     assert "app.label.router.router" in (project / "app/api.py").read_text()
     assert (project / "app/extensions.py").read_text() == ours
-    # Two revisions now follow note_0001, the team's and label's: Alembic needs a merge revision.
-    heads = alembic(project, project_env, live, "heads")
-    assert {"seed_data (head)", "label_0001 (head)"} <= set(heads.split("\n")), heads
-    alembic(
-        project, project_env, live, "merge", "heads", "--rev-id", "merge_label", "-m", "merge label"
-    )
+    # The team's revision and the template's new ones both follow note_0001: Alembic needs a
+    # merge revision, as docs/updating.md says.
+    assert heads(project, project_env, live) == {"seed_data (head)", "auth_0002 (head)"}
+    alembic(project, project_env, live, "merge", "heads", "--rev-id", "merge_1", "-m", "merge")
     migrate_and_check(project, project_env, live)
     commit_all(project, "add the label resource, 5-minute access tokens")
 
-    # Remove a resource from the middle of the chain.
+    # Remove a resource from the middle of the mapping: a revision drops its table, and every
+    # revision before stays, so the team's database and a new one both still migrate.
     update(project, ref=VcsRef.CURRENT, resources={"todo": SHORT, "label": SHORT})
     assert conflict_leftovers(project) == []
     for pattern in RESOURCE_FILES:
         assert not (project / pattern.format(name="note")).exists(), pattern
-    assert down_revision(project, "label") == "todo_0001"
-    # The team's revision followed note_0001, which is gone: it now follows note's predecessor.
-    (seed,) = (project / "migrations/versions").glob("seed_data*.py")
-    seed.write_text(seed.read_text().replace("'note_0001'", "'todo_0001'"))  # Alembic's quotes
-    # A new database migrates cleanly as it is.
-    migrate_and_check(project, project_env, tmp_path / "after-removal.db")
-    # The team's database still has the table: `alembic check` says so until a revision drops it.
-    result = run(
-        python_module("alembic", "check"),
-        cwd=project,
-        env={**project_env, "DATABASE_URL": f"sqlite:///{live}"},
-    )
-    assert result.returncode != 0, explain(result)
-    assert "Detected removed table 'notes'" in result.stderr, explain(result)
-    drop = DROP_NOTES.format(down_revision="merge_label")  # the head
-    assert 'op.drop_table("notes", if_exists=True)' in (REPO_ROOT / "docs/updating.md").read_text()
-    (project / "migrations/versions/drop_notes.py").write_text(drop)
+    assert (project / "migrations/versions/note_0001.py").read_bytes() == shipped[
+        project / "migrations/versions/note_0001.py"
+    ]
+    assert down_revision(project, "resources_0003") == "auth_0002"
+    dropping = (project / "migrations/versions/resources_0003.py").read_text()
+    assert 'op.drop_table("notes")' in dropping
+    assert heads(project, project_env, live) == {"merge_1 (head)", "resources_0003 (head)"}
+    alembic(project, project_env, live, "merge", "heads", "--rev-id", "merge_2", "-m", "merge")
     migrate_and_check(project, project_env, live)
-    migrate_and_check(project, project_env, tmp_path / "after-drop.db")
+    migrate_and_check(project, project_env, sqlite_url(tmp_path / "new.db"))
     # The new resource's tests pass, and the app boots without the removed one; the whole
     # suite of an updated project already runs in test_updated_project_passes_its_suite.
     run_suite(project, project_env, "tests/label", "tests/reports", "tests/test_health.py")
@@ -533,24 +460,20 @@ def test_a_true_conflict_is_refused_by_the_commit_hook(
     assert tracked_changes(project) == ""
 
 
-def test_removing_the_last_resource_needs_a_stamp(
+def test_removing_the_last_resource_keeps_the_chain(
     template_history: Path, project_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """A database at the removed revision itself no longer matches any file: `stamp --purge`."""
+    """The revision that created the removed resource's table stays, so a database at it, or
+    past it, migrates on; a revision drops the table, and its downgrade brings it back empty."""
     project = new_project(
         template_history, tmp_path / "api", "v0.2.0", resources={"todo": SHORT, "note": SHORT}
     )
-    live = tmp_path / "live.db"
-    alembic(project, project_env, live, "upgrade", "head")
+    live = sqlite_url(tmp_path / "live.db")
+    alembic(project, project_env, live, "upgrade", "note_0001")
     update(project, resources={"todo": SHORT})
-    lost = run(
-        python_module("alembic", "upgrade", "head"),
-        cwd=project,
-        env={**project_env, "DATABASE_URL": f"sqlite:///{live}"},
-    )
-    assert "Can't locate revision identified by 'note_0001'" in lost.stderr, explain(lost)
-    alembic(project, project_env, live, "stamp", "--purge", "todo_0001")
-    (project / "migrations/versions/drop_notes.py").write_text(
-        DROP_NOTES.format(down_revision="todo_0001")
-    )
+    assert (project / "migrations/versions/note_0001.py").is_file()
     migrate_and_check(project, project_env, live)
+    alembic(project, project_env, live, "downgrade", "-1")
+    with closing(sqlite3.connect(tmp_path / "live.db")) as database:
+        notes = database.execute("SELECT count(*) FROM notes").fetchone()
+    assert notes == (0,)

@@ -130,6 +130,27 @@ REFUSED: list[Any] = [
         id="resources-reserved-name",
     ),
     pytest.param(
+        {"resources": "i: {title: str}"},
+        "resources",
+        'resource name "i" has the plural "is", a Python keyword; choose another name',
+        id="resources-keyword-plural",
+    ),
+    pytest.param(
+        {
+            "schema_history": [{"vault": {"pin": "encrypted(50)"}}],
+            "resources": {"vault": {"pin": "encrypted(20)"}},
+        },
+        "resources",
+        'field "vault.pin": an encrypted field cannot get shorter once it is in the database',
+        id="resources-shorter-encrypted-field",
+    ),
+    pytest.param(
+        {"schema_history": [42]},
+        "resources",
+        "schema_history in .copier-answers.yml is damaged: restore it from git",
+        id="schema-history-damaged",
+    ),
+    pytest.param(
         {"resources": "42"},
         "resources",
         "resources must be a mapping of resource names to fields",
