@@ -68,6 +68,33 @@ RENDERS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    # A domain: references (required, optional, to itself, cascading), a list of references,
+    # enumerations, bounds and unique values, as in docs/resources.md.
+    "domain": {
+        "project_name": "Planner",
+        "resources": {
+            "project": {
+                "name": "str(1..120) unique",
+                "status": "enum(active, archived) = active",
+                "budget": "decimal(0..)?",
+                "ratio": "float(0.5..1.5)?",
+            },
+            "tag": {"label": "str(40) unique"},
+            "task": {
+                "title": "str(200)",
+                "project": "project",
+                "parent": "task?",
+                "tags": "tag[]",
+                "estimate": "int(0..1000) = 0",
+                "state": "enum(todo, doing, done) = todo",
+            },
+            "note": {
+                "body": "text",
+                "task": {"ref": "task", "on_delete": "cascade"},
+                "code": "uuid? unique",
+            },
+        },
+    },
     "postgresql": {
         "project_name": "Pg Shop",
         "database_url": "postgres://postgres@127.0.0.1:5432/test",

@@ -8,7 +8,7 @@ docs/updating.md shows, and after each step:
 - `alembic upgrade head` and `alembic check` pass on the team's database, which keeps every row
   that should survive;
 - a database built from nothing by the same revisions has the same schema;
-- the app serves the rows, and the project's own suite passes.
+- the app serves the rows, and after the last step the project's own suite passes.
 
 Changes that cannot be made on rows as they are stop the revision before it changes anything, with
 a sentence that says what to do; a downgrade goes back step by step with the rows.
@@ -17,7 +17,7 @@ a sentence that says what to do; a downgrade goes back step by step with the row
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,14 +194,20 @@ def read_rows(url: str) -> Rows:
         metadata.reflect(engine)
         with engine.connect() as connection:
             return {
+                # A link table has no id: its rows are keyed by their two ids.
                 name: {
-                    row["id"]: dict(row) for row in connection.execute(table.select()).mappings()
+                    row.get("id", tuple(row.values())): dict(row)
+                    for row in connection.execute(table.select()).mappings()
                 }
                 for name, table in metadata.tables.items()
                 if name != "alembic_version"
             }
     finally:
         engine.dispose()
+
+
+def by_name(found: Sequence[Any]) -> list[Any]:
+    return sorted(found, key=lambda item: str(item["name"]))
 
 
 def read_schema(url: str) -> dict[str, Any]:
@@ -215,10 +221,11 @@ def read_schema(url: str) -> dict[str, Any]:
                     (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
                 ],
                 "primary key": inspector.get_pk_constraint(table),
-                "foreign keys": inspector.get_foreign_keys(table),
-                "indexes": sorted(inspector.get_indexes(table), key=lambda index: index["name"]),
-                "unique": inspector.get_unique_constraints(table),
-                "checks": inspector.get_check_constraints(table),
+                # By name: a copied table (SQLite's batch mode) lists them in another order.
+                "foreign keys": by_name(inspector.get_foreign_keys(table)),
+                "indexes": by_name(inspector.get_indexes(table)),
+                "unique": by_name(inspector.get_unique_constraints(table)),
+                "checks": by_name(inspector.get_check_constraints(table)),
             }
             for table in sorted(inspector.get_table_names())
         }
@@ -272,9 +279,15 @@ def suite_env(env: dict[str, str], databases: Databases, url: str) -> dict[str, 
 
 
 def walk(
-    project: Path, env: dict[str, str], databases: Databases, steps: list[Step], workdir: Path
+    project: Path,
+    env: dict[str, str],
+    databases: Databases,
+    steps: list[Step],
+    workdir: Path,
+    suites: bool = True,
 ) -> None:
-    """Take the project, and the team's database with its rows, through ``steps``."""
+    """Take the project, and the team's database with its rows, through ``steps``; run the
+    project's suite after each (``suites``) or after the last."""
     rows = read_rows(databases.live)
     for number, step in enumerate(steps, start=1):
         before = shipped(project)
@@ -295,7 +308,8 @@ def walk(
         with databases.empty() as fresh:
             migrate_and_check(project, env, fresh)
             assert read_schema(fresh) == read_schema(databases.live), step.name
-            run_suite(project, suite_env(env, databases, fresh))
+            if suites or number == len(steps):
+                run_suite(project, suite_env(env, databases, fresh))
 
 
 def test_resource_changes_migrate_a_database_with_rows(
@@ -312,7 +326,8 @@ def test_resource_changes_migrate_a_database_with_rows(
     }
 
     steps = STEPS if databases.backend == "sqlite" else POSTGRESQL_STEPS
-    walk(project, project_env, databases, steps, tmp_path)
+    # Each step's code is a render like those of tests/test_render.py: one suite, at the end.
+    walk(project, project_env, databases, steps, tmp_path, suites=False)
 
     served = served_todos(project, project_env, databases.live, tmp_path / "served.log")
     assert [todo["title"] for todo in served] == [todo["title"] for todo in TODOS]
@@ -322,6 +337,113 @@ def test_resource_changes_migrate_a_database_with_rows(
     assert sorted(row["title"] for row in rows["todos"].values()) == sorted(
         todo["title"] for todo in TODOS
     )
+    migrate_and_check(project, project_env, databases.live)
+
+
+# --- A domain: references, lists, enumerations, bounds and uniqueness ------------------------
+
+DOMAIN = {
+    "project": {"name": "str(1..120) unique"},
+    "tag": {"label": "str(40) unique"},
+    "task": {"title": "str(200)", "project": "project"},
+}
+GROWN = {
+    **DOMAIN,
+    "task": {
+        **DOMAIN["task"],
+        "parent": "task?",
+        "tags": "tag[]",
+        "state": "enum(todo, done) = todo",
+        "estimate": "int(0..1000) = 0",
+        "code": "str(20)? unique",
+    },
+}
+
+
+def with_tasks(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Rows], Rows]:
+    return lambda rows: {**rows, "tasks": {i: change(row) for i, row in rows["tasks"].items()}}
+
+
+DOMAIN_STEPS = [
+    Step(
+        "add a reference, a list, an enum, bounds and a unique field",
+        GROWN,
+        lambda rows: {
+            **with_tasks(
+                lambda row: {
+                    **row,
+                    "parent_id": None,
+                    "state": "todo",
+                    "estimate": 0,
+                    "code": None,
+                }
+            )(rows),
+            "tasks_tags": {},
+        },
+    ),
+    Step(
+        "change values, bounds, uniqueness and what a delete does",
+        {
+            **DOMAIN,
+            "task": {
+                **GROWN["task"],
+                "title": "str(200) unique",
+                "project": "project cascade",
+                "state": "enum(todo, doing, done) = todo",
+                "estimate": "int(0..100) = 0",
+                "code": "str(20)?",
+            },
+        },
+        lambda rows: rows,
+    ),
+    Step(
+        "remove them",
+        {**DOMAIN, "task": {"title": "str(200) unique", "project": "project cascade"}},
+        lambda rows: without("tasks_tags")(
+            with_tasks(
+                lambda row: {
+                    key: value
+                    for key, value in row.items()
+                    if key not in ("parent_id", "state", "estimate", "code")
+                }
+            )(rows)
+        ),
+    ),
+    Step(
+        "remove a referenced resource's last referrer's table",
+        {"project": DOMAIN["project"], "tag": DOMAIN["tag"]},
+        without("tasks"),
+    ),
+]
+
+
+def test_domain_changes_migrate_a_database_with_rows(
+    template_repo: Path,
+    project_env: dict[str, str],
+    databases: Databases,
+    tmp_path: Path,
+) -> None:
+    project = new_project(template_repo, tmp_path / "api", "v0.1.0", resources=DOMAIN)
+    migrate_and_check(project, project_env, databases.live)
+    with signed_in(project, project_env, databases.live, tmp_path / "seed.log") as client:
+        made = {}
+        for path, body in (("/projects", {"name": "Garden"}), ("/tags", {"label": "urgent"})):
+            r = client.post(path, json=body)
+            assert r.status_code == 201, r.text
+            made[path] = r.json()["id"]
+        for title in ("Dig", "Plant", "Water"):
+            r = client.post("/tasks", json={"title": title, "project_id": made["/projects"]})
+            assert r.status_code == 201, r.text
+    steps = DOMAIN_STEPS
+    if databases.backend == "postgresql":
+        steps = [DOMAIN_STEPS[0], DOMAIN_STEPS[2]]
+
+    # Each step's code is a render like those of tests/test_render.py: one suite, at the end.
+    walk(project, project_env, databases, steps, tmp_path, suites=False)
+
+    projects = read_rows(databases.live)["projects"]
+    alembic(project, project_env, databases.live, "downgrade", "task_0001")
+    assert read_rows(databases.live)["projects"] == projects
     migrate_and_check(project, project_env, databases.live)
 
 
@@ -407,12 +529,12 @@ def test_a_downgrade_that_cannot_restore_values_changes_nothing(
 HAND_MADE = (
     (
         "app/todo/models.py",
-        "    title: str = Field(max_length=200)\n",
+        "    title: str = Field(min_length=1, max_length=200)\n",
         "    hint: str | None = Field(default=None, max_length=40)\n",
     ),
     (
         "app/vault/models.py",
-        "    pin: str = Field(max_length=1000, repr=False, sa_type=EncryptedText)\n",
+        "    pin: str = Field(min_length=1, max_length=1000, repr=False, sa_type=EncryptedText)\n",
         "    spare_pin: str | None = Field(\n"
         "        default=None, max_length=20, repr=False, sa_type=EncryptedText\n"
         "    )\n",

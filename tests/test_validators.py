@@ -14,7 +14,14 @@ import yaml
 
 CopyTemplate = Callable[[Mapping[str, Any]], Path]
 
-RESOURCE_TYPES = "str, text, int, float, decimal, bool, date, datetime, uuid, email, url, encrypted"
+RESOURCE_TYPES = (
+    "str, text, int, float, decimal, bool, date, datetime, uuid, email, url, encrypted, enum"
+)
+NO_BOUNDS = "only str, encrypted, int, float and decimal do, as in str(80) or int(0..10)"
+NOT_UNIQUE = (
+    "unique takes a field of str, int, float, decimal, date, datetime, uuid, email, url or a "
+    "reference; not "
+)
 
 # (answers, question, the part of the message that tells the user what to do)
 REFUSED: list[Any] = [
@@ -114,7 +121,7 @@ REFUSED: list[Any] = [
     pytest.param(
         {"resources": "todo: {notes: text(80)}"},
         "resources",
-        'field "todo.notes": only str and encrypted take a length, as in str(80)',
+        f'field "todo.notes": text takes no bounds or length; {NO_BOUNDS}',
         id="resources-length-on-text",
     ),
     pytest.param(
@@ -155,6 +162,214 @@ REFUSED: list[Any] = [
         "resources",
         "resources must be a mapping of resource names to fields",
         id="resources-not-a-mapping",
+    ),
+    pytest.param(
+        {"resources": "{project: {name: str}, task: {project: projekt}}"},
+        "resources",
+        f'field "task.project": unknown type "projekt"; use one of {RESOURCE_TYPES}, '
+        "or a resource: project, task",
+        id="resources-unknown-reference",
+    ),
+    pytest.param(
+        {"resources": "task: {status: 'enum(todo, done, todo)'}"},
+        "resources",
+        'field "task.status": an enum lists each value once',
+        id="resources-enum-duplicate-value",
+    ),
+    pytest.param(
+        {"resources": "task: {status: 'enum(ToDo, done)'}"},
+        "resources",
+        'field "task.status": enum values must be snake_case, as in enum(to_do, done); not ToDo',
+        id="resources-enum-value-not-snake-case",
+    ),
+    pytest.param(
+        {"resources": "task: {status: 'enum(todo, done) = later'}"},
+        "resources",
+        'field "task.status": default "later" is not one of todo, done',
+        id="resources-enum-default-outside-values",
+    ),
+    pytest.param(
+        {"resources": "task: {status: enum(todo)}"},
+        "resources",
+        'field "task.status": an enum lists at least two values, as in enum(todo, done)',
+        id="resources-enum-one-value",
+    ),
+    pytest.param(
+        {"resources": "task: {status: enum}"},
+        "resources",
+        'field "task.status": an enum lists its values, as in enum(todo, done)',
+        id="resources-enum-without-values",
+    ),
+    pytest.param(
+        {"resources": "task: {rank: int(10..1)}"},
+        "resources",
+        'field "task.rank": MIN must be below MAX in int(10..1); write them as int(1..10)',
+        id="resources-int-bounds-reversed",
+    ),
+    pytest.param(
+        {"resources": "task: {title: str(120..1)}"},
+        "resources",
+        'field "task.title": MIN must be below MAX in str(120..1); write them as str(1..120)',
+        id="resources-str-bounds-reversed",
+    ),
+    pytest.param(
+        {"resources": "task: {title: str(300..)}"},
+        "resources",
+        "the longest a str is by default is 255",
+        id="resources-str-min-above-default-length",
+    ),
+    *(
+        pytest.param(
+            {"resources": f"task: {{due: {kind}(1..2)}}"},
+            "resources",
+            f'field "task.due": {kind} takes no bounds or length; {NO_BOUNDS}',
+            id=f"resources-bounds-on-{kind}",
+        )
+        for kind in ("date", "bool")
+    ),
+    *(
+        pytest.param(
+            {"resources": f"task: {{rank: int({bounds})}}"},
+            "resources",
+            'field "task.rank": bounds are written MIN..MAX, either end left open, '
+            "as in int(0..100) or int(1..)",
+            id=f"resources-malformed-bounds-{bounds}",
+        )
+        for bounds in ("1-10", "..")
+    ),
+    pytest.param(
+        {"resources": "task: {rank: int(a..b)}"},
+        "resources",
+        'field "task.rank": bounds of int must be whole numbers, as in int(0..100)',
+        id="resources-bounds-not-numbers",
+    ),
+    pytest.param(
+        {"resources": "task: {rank: int(0..10) = 11}"},
+        "resources",
+        'field "task.rank": default "11" lies outside 0..10',
+        id="resources-default-outside-bounds",
+    ),
+    pytest.param(
+        {"resources": "task: {notes: text unique}"},
+        "resources",
+        f'field "task.notes": {NOT_UNIQUE}text',
+        id="resources-unique-text",
+    ),
+    pytest.param(
+        {"resources": "vault: {pin: encrypted unique}"},
+        "resources",
+        f'field "vault.pin": {NOT_UNIQUE}encrypted',
+        id="resources-unique-encrypted",
+    ),
+    pytest.param(
+        {"resources": "{tag: {name: str}, post: {tags: 'tag[] unique'}}"},
+        "resources",
+        f'field "post.tags": {NOT_UNIQUE}tag[]',
+        id="resources-unique-many-to-many",
+    ),
+    pytest.param(
+        {"resources": "{project: {task: task cascade}, task: {project: project cascade}}"},
+        "resources",
+        "resources project, task cascade their deletes in a cycle (a cascade cycle): "
+        "deleting one would delete all; drop cascade from one of the references",
+        id="resources-cascade-cycle",
+    ),
+    pytest.param(
+        {"resources": {"project": {"task": "task?"}, "task": {"project": "project"}}},
+        "resources",
+        "resources project, task reference each other in a cycle, which the generated tables "
+        "and migrations cannot order; reference one way and filter the other",
+        id="resources-reference-cycle",
+    ),
+    pytest.param(
+        {"resources": "{project: {name: str}, task: {project: project, project_id: uuid}}"},
+        "resources",
+        'field "task.project_id" and field "task.project" both take the name "project_id" '
+        "(a reference is read and written as <field>_id, a list as <singular field>_ids); "
+        "rename one",
+        id="resources-field-collides-with-reference-key",
+    ),
+    pytest.param(
+        {"resources": "{tag: {name: str}, post: {tags: 'tag[]', tag_ids: str}}"},
+        "resources",
+        'field "post.tag_ids" and field "post.tags" both take the name "tag_ids"',
+        id="resources-field-collides-with-list-key",
+    ),
+    pytest.param(
+        {"resources": "task: {tasks: 'task[]'}"},
+        "resources",
+        'field "task.tasks": a list of tasks needs a name of its own for its links, '
+        "as in related_tasks: task[]",
+        id="resources-self-list-without-own-name",
+    ),
+    pytest.param(
+        {"resources": "task: {parent: task}"},
+        "resources",
+        'field "task.parent" is a required reference to its own resource: no first task could '
+        "be made; make it optional (task?)",
+        id="resources-required-self-reference",
+    ),
+    pytest.param(
+        {"resources": {"tag": {"name": "str"}, "post": {"tags": "tag[]?"}}},
+        "resources",
+        'field "post.tags": a list of references is never null, only empty; leave out the ?',
+        id="resources-optional-list",
+    ),
+    pytest.param(
+        {"resources": "{project: {name: str}, task: {project: project(80)}}"},
+        "resources",
+        'field "task.project": a reference takes no arguments; write project',
+        id="resources-reference-arguments",
+    ),
+    pytest.param(
+        {"resources": "{project: {name: str}, task: {project: project = inbox}}"},
+        "resources",
+        'field "task.project": a reference takes no default; make it optional (project?) instead',
+        id="resources-reference-default",
+    ),
+    pytest.param(
+        {"resources": "task: {rank: int cascade}"},
+        "resources",
+        'field "task.rank": cascade applies to a reference, as in project: project cascade',
+        id="resources-cascade-on-non-reference",
+    ),
+    pytest.param(
+        {"resources": "{tag: {name: str}, post: {tags: 'tag[] cascade'}}"},
+        "resources",
+        "cascade applies to a reference, as in project: project cascade; "
+        "the links of a list always go with either row",
+        id="resources-cascade-on-list",
+    ),
+    pytest.param(
+        {"resources": "task: {rank: int indexed}"},
+        "resources",
+        'field "task.rank": unknown modifier "indexed"; use unique or cascade, '
+        "after the type and any default",
+        id="resources-unknown-modifier",
+    ),
+    pytest.param(
+        {"resources": "{project: {name: str}, task: {project: {ref: project, nullable: true}}}"},
+        "resources",
+        "takes the keys type, ref, many, optional, default, unique, on_delete; not nullable",
+        id="resources-mapping-unknown-key",
+    ),
+    pytest.param(
+        {"resources": "{project: {name: str}, task: {project: {type: str, ref: project}}}"},
+        "resources",
+        "needs a type (type: str(80)) or a reference (ref: project), one of them",
+        id="resources-mapping-type-and-ref",
+    ),
+    pytest.param(
+        {
+            "resources": {
+                "project": {"name": "str"},
+                "task": {"project": {"ref": "project", "on_delete": "restrict"}},
+            }
+        },
+        "resources",
+        "takes on_delete: cascade only; without it, deleting a referenced row is refused "
+        "(required) or empties the reference (optional)",
+        id="resources-mapping-on-delete-not-cascade",
     ),
     *(
         pytest.param(

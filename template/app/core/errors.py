@@ -100,6 +100,15 @@ class ConflictError(AppError):
     status_code = status.HTTP_409_CONFLICT
 
 
+class TakenError(ConflictError):
+    """A value of a unique field that another row of the same owner holds: a 409 that names
+    the field as a validation error would."""
+
+    def __init__(self, field: str, msg: str) -> None:
+        super().__init__(msg)
+        self.error = {"loc": ["body", field], "type": "unique", "msg": msg}
+
+
 class ForbiddenError(AppError):
     status_code = status.HTTP_403_FORBIDDEN
 
@@ -158,6 +167,8 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)  # noqa: S101 (registered for AppError only)
     if isinstance(exc, FieldError):
         return problem_response(exc.status_code, INVALID_REQUEST, errors=[exc.error])
+    if isinstance(exc, TakenError):
+        return problem_response(exc.status_code, exc.detail, errors=[exc.error])
     return problem_response(exc.status_code, exc.detail, exc.headers)
 
 

@@ -6,6 +6,7 @@ cursor can neither widen what a caller sees nor need a secret.
 """
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
@@ -21,6 +22,7 @@ from pydantic import (
     ValidationError,
 )
 from sqlalchemy import Column, ColumnElement, and_, func, inspect, literal, or_
+from sqlalchemy.sql.base import ExecutableOption
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -60,7 +62,9 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     # Names that are not column filters.
-    control_fields: ClassVar[frozenset[str]] = frozenset({"limit", "offset", "cursor", "sort"})
+    control_fields: ClassVar[frozenset[str]] = frozenset(
+        {"limit", "offset", "cursor", "sort", "expand"}
+    )
 
     limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
     offset: int = Field(default=0, ge=0, le=1_000_000)
@@ -149,9 +153,14 @@ def _after(
 
 
 async def paginate(
-    session: AsyncSession, model: type[M], query: PageQuery, *where: ColumnElement[bool] | bool
+    session: AsyncSession,
+    model: type[M],
+    query: PageQuery,
+    *where: ColumnElement[bool] | bool,
+    options: Sequence[ExecutableOption] = (),
 ) -> Page[M]:
-    """One page of `model` rows matching `where` and the query's filters, sorted and bounded.
+    """One page of `model` rows matching `where` and the query's filters, sorted and bounded;
+    `options` load what the rows reference.
 
     The total comes from a scalar subquery in the same round trip. The database counts it once,
     from the index where it can, and reads only the page's rows; a `count() OVER ()` window
@@ -174,6 +183,7 @@ async def paginate(
     if (last := decode_cursor(query, sort, model)) is not None:
         statement = statement.where(_after(column, id_column, descending=descending, last=last))
     statement = statement.order_by(order, id_column).limit(query.limit + 1).offset(query.offset)
+    statement = statement.options(*options)
     rows = (await session.exec(statement)).all()
     # Past the last page no row carries the total, so it is counted alone.
     total = rows[0][1] if rows else (await session.exec(count)).one()
