@@ -81,7 +81,7 @@ RENDERS: dict[str, dict[str, Any]] = {
             },
             "tag": {"label": "str(40) unique"},
             "task": {
-                "title": "str(200)",
+                "title": "str(200) search",
                 "project": "project",
                 "parent": "task?",
                 "tags": "tag[]",
@@ -89,7 +89,7 @@ RENDERS: dict[str, dict[str, Any]] = {
                 "state": "enum(todo, doing, done) = todo",
             },
             "note": {
-                "body": "text",
+                "body": "text search",
                 "task": {"ref": "task", "on_delete": "cascade"},
                 "code": "uuid? unique",
             },

@@ -26,6 +26,12 @@ NOT_UNIQUE = (
 # (answers, question, the part of the message that tells the user what to do)
 REFUSED: list[Any] = [
     pytest.param(
+        {"resources": "todo: {due: date search}"},
+        "resources",
+        'field "todo.due": search takes a field of str, text, email, url; not date',
+        id="resources-search-on-date",
+    ),
+    pytest.param(
         {"project_name": "1st API"},
         "project_name",
         'Start with a letter and use only letters, digits, spaces, "-" or "_"',
@@ -343,7 +349,7 @@ REFUSED: list[Any] = [
     pytest.param(
         {"resources": "task: {rank: int indexed}"},
         "resources",
-        'field "task.rank": unknown modifier "indexed"; use unique or cascade, '
+        'field "task.rank": unknown modifier "indexed"; use unique or cascade or search, '
         "after the type and any default",
         id="resources-unknown-modifier",
     ),

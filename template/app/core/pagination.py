@@ -6,10 +6,11 @@ cursor can neither widen what a caller sees nor need a secret.
 """
 
 import base64
+import operator
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, cast
 from uuid import UUID
 
 from pydantic import (
@@ -27,6 +28,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import FieldError
+from app.core.types import Instant
 
 MAX_LIMIT = 100
 # Room for a sort by a timestamp, number, date or UUID; `cursor_param` of a resource that sorts by
@@ -58,21 +60,67 @@ class Page(BaseModel, Generic[T]):
 
 
 class PageQuery(BaseModel):
-    """A list's query parameters; subclasses add `sort` and filters. Unknown ones are refused."""
+    """A list's query parameters; subclasses add `sort` and filters. Unknown ones are refused.
+
+    A filter is named `field` (equal to, or with a list of values any of them), `field__gt`,
+    `field__gte`, `field__lt`, `field__lte` (a range) or `field__isnull` (true or false).
+    """
 
     model_config = ConfigDict(extra="forbid")
     # Names that are not column filters.
     control_fields: ClassVar[frozenset[str]] = frozenset(
-        {"limit", "offset", "cursor", "sort", "expand"}
+        {"limit", "offset", "cursor", "sort", "expand", "q"}
     )
+    # The fields that `q` searches.
+    searched: ClassVar[tuple[str, ...]] = ()
 
     limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
     offset: int = Field(default=0, ge=0, le=1_000_000)
     cursor: str | None = cursor_param(CURSOR_LENGTH)
+    created_at__gt: Instant | None = None
+    created_at__gte: Instant | None = None
+    created_at__lt: Instant | None = None
+    created_at__lte: Instant | None = None
+    updated_at__gt: Instant | None = None
+    updated_at__gte: Instant | None = None
+    updated_at__lt: Instant | None = None
+    updated_at__lte: Instant | None = None
 
     def filters(self) -> dict[str, Any]:
         """The column filters the client set, compared literally (never as patterns)."""
         return self.model_dump(exclude=set(self.control_fields), exclude_none=True)
+
+    def words(self) -> list[str]:
+        """The words of `q`, each of which a row must hold in one of the searched fields."""
+        q: str | None = getattr(self, "q", None)
+        return list(dict.fromkeys(q.lower().split())) if q else []
+
+
+_TESTS = {
+    "": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def _condition(model: type[SQLModel], name: str, value: Any) -> ColumnElement[bool]:
+    """The condition of one filter (`PageQuery` names them); values are bound as parameters."""
+    field, _, test = name.partition("__")
+    column: Column[Any] = inspect(model).columns[field]
+    if test == "isnull":
+        return column.is_(None) if value else column.is_not(None)
+    if isinstance(value, list):
+        return column.in_(value)
+    return cast(ColumnElement[bool], _TESTS[test](column, value))
+
+
+def _contains(model: type[SQLModel], fields: Sequence[str], word: str) -> ColumnElement[bool]:
+    """Rows with `word` in one of `fields`, case-insensitively; `%`, `_` and `\\` in it are
+    literal. On PostgreSQL a trigram index serves the ILIKE."""
+    pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(*(col(getattr(model, field)).ilike(pattern, escape="\\") for field in fields))
 
 
 class Cursor(BaseModel):
@@ -169,7 +217,8 @@ async def paginate(
     """
     conditions = [
         *where,
-        *(col(getattr(model, name)) == value for name, value in query.filters().items()),
+        *(_condition(model, name, value) for name, value in query.filters().items()),
+        *(_contains(model, query.searched, word) for word in query.words()),
     ]
     sort: str = getattr(query, "sort", "-created_at")
     descending = sort.startswith("-")
