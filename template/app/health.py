@@ -18,13 +18,16 @@ class DatabaseUnavailableError(AppError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
+# Load balancers probe with HEAD too; it stays out of the API document, a twin of each GET.
 @router.get("/live")
+@router.head("/live", include_in_schema=False)
 async def live() -> Health:
     """The process is up."""
     return Health()
 
 
 @router.get("/ready", responses=problem_responses(503))
+@router.head("/ready", include_in_schema=False)
 async def ready(session: SessionDep) -> Health:
     """The process can serve: the database answers."""
     try:

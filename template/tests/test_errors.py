@@ -90,7 +90,7 @@ async def test_wrong_method(client: httpx.AsyncClient) -> None:
     r = await client.delete("/health/live")
 
     assert_problem(r, 405)
-    assert r.headers["allow"] == "GET"
+    assert r.headers["allow"] == "GET, HEAD"
 
 
 async def test_wrong_method_names_the_methods_of_every_route_on_the_path(

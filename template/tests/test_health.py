@@ -20,6 +20,13 @@ async def test_probes_answer_ok(client: httpx.AsyncClient, path: str) -> None:
     assert r.json() == {"status": "ok"}
 
 
+@pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
+async def test_probes_answer_head(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.head(path)
+
+    assert r.status_code == 200, r.text
+
+
 async def test_readiness_fails_without_the_database() -> None:
     settings = make_settings(UNREACHABLE_DATABASE)
     async with running_app(settings) as application, client_for(application) as client:

@@ -14,7 +14,6 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar, cast
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -150,8 +149,9 @@ def _values_of(model: type[SQLModel], name: str) -> TypeAdapter[Any]:
     Not the column's `python_type`: SQLModel's own column types report `object`.
     """
     field = model.model_fields[name]
-    # Timestamps are stored aware: SQLModel refuses to bind a naive datetime.
-    annotation: Any = AwareDatetime if field.annotation is datetime else field.annotation
+    # Timestamps are stored aware, in UTC: a naive one or one that no UTC datetime can hold is
+    # refused (SQLModel cannot bind the first, the database the second).
+    annotation: Any = Instant if field.annotation is datetime else field.annotation
     return TypeAdapter(Annotated[annotation, field])
 
 
