@@ -51,6 +51,34 @@ RAISED_SETTINGS = {
     "REFRESH_ACCOUNT_RATE_LIMIT": "1000000/minute",
 }
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
+# The render of the filtered-page scenario: the defaults' todo with an indexed field, a reference
+# and a searched title.
+FILTERED_RESOURCES = """\
+project:
+  name: str(120)
+todo:
+  title: str(200) search
+  notes: text?
+  done: bool = false
+  due: date?
+  priority: int = 0 index
+  project: project?
+"""
+# Titles are "<adjective> <noun> <n>": each adjective is in 2% of the rows, each pair in 0.05%.
+ADJECTIVES = [
+    "amber", "brisk", "calm", "dusty", "eager", "faint", "giant", "hazy", "icy", "jolly",
+    "keen", "lush", "mild", "noble", "olive", "proud", "quiet", "rapid", "sandy", "tidy",
+    "urban", "vivid", "witty", "young", "zesty", "bold", "crisp", "deep", "early", "fresh",
+    "gentle", "humble", "ivory", "jade", "kind", "lunar", "merry", "neat", "oaken", "plain",
+    "quick", "royal", "solar", "tame", "upper", "vast", "warm", "exact", "yellow", "zonal",
+]  # fmt: skip
+NOUNS = [
+    "garden", "harbor", "island", "jungle", "kettle", "ladder", "meadow", "needle", "orchard",
+    "pencil", "quarry", "river", "saddle", "tunnel", "umbrella", "valley", "window", "yard",
+    "zipper", "anchor", "basket", "candle", "desert", "engine", "forest", "glacier", "hammer",
+    "igloo", "jacket", "kitchen", "lantern", "mirror", "notebook", "oven", "pillow", "quilt",
+    "rocket", "shovel", "teapot", "violin",
+]  # fmt: skip
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -290,6 +318,69 @@ def seed_rows(database_url: str, email: str, rows: int) -> None:
         conn.execute("VACUUM ANALYZE todos")
 
 
+def seed_filtered_rows(database_url: str, emails: list[str], rows: int) -> None:
+    """`rows` todos for each of `emails`, over 100 projects each, with spread priorities and
+    titles from ADJECTIVES and NOUNS, straight into the database (PostgreSQL)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO projects (id, owner_id, name, created_at, updated_at)"
+            " SELECT gen_random_uuid(), u.id, 'project ' || p, now(), now()"
+            " FROM users u, generate_series(1, 100) p WHERE u.email = ANY(%s)",
+            (emails,),
+        )
+        conn.execute(
+            "INSERT INTO todos"
+            " (id, owner_id, title, done, priority, project_id, created_at, updated_at)"
+            " SELECT gen_random_uuid(), p.owner_id,"
+            "  (%s::text[])[1 + i %% 50] || ' ' || (%s::text[])[1 + (i / 50) %% 40] || ' ' || i,"
+            "  false, i %% 1000, p.ids[1 + i %% 100],"
+            "  now() - i * interval '1 ms', now() - i * interval '1 ms'"
+            " FROM (SELECT owner_id, array_agg(id ORDER BY name) AS ids FROM projects"
+            "  GROUP BY owner_id) p, generate_series(1, %s) i",
+            (ADJECTIVES, NOUNS, rows),
+        )
+        conn.execute("VACUUM ANALYZE")
+
+
+def filtered_pages(
+    api: Server, project: Path, env: dict[str, str], database_url: str, rows: int, duration: int
+) -> list[Result]:
+    """Page 1 of the todos of one of two users with `rows` each, unfiltered and under a filter
+    of each kind, then the plan of each page's query."""
+    with httpx.Client(base_url=api.url, timeout=30) as client:
+        owner = sign_up(client, "filtered@example.com")
+        sign_up(client, "other@example.com")
+        seed_filtered_rows(database_url, ["filtered@example.com", "other@example.com"], rows)
+        r = client.get(
+            "/api/v1/projects",
+            params={"limit": 1, "sort": "name"},
+            headers={"Authorization": f"Bearer {owner}"},
+        )
+        r.raise_for_status()
+        project_id = r.json()["items"][0]["id"]
+    pages = {
+        "no filter": "",
+        "priority__gte=990 (indexed range, 1%)": "priority__gte=990",
+        "priority__gte=500 (indexed range, 50%)": "priority__gte=500",
+        "project_id (reference, 1%)": f"project_id={project_id}",
+        "q=vivid (search, 2%)": "q=vivid",
+        "q=vivid teapot (search, 0.05%)": "q=vivid+teapot",
+        "q=12345 (search, a few rows)": "q=12345",
+    }
+    results = []
+    for name, params in pages.items():
+        load = Load(f"/api/v1/todos?{params}", token=owner)
+        results.append(measure(api, f"page 1, {name}", load, 4, duration))
+    paths = [f"/api/v1/todos?{params}" for params in pages.values()]
+    subprocess.run(
+        [sys.executable, str(PING_APP / "explain.py"), owner, *paths],
+        cwd=project,
+        env=env | {"PYTHONPATH": str(project)},  # else the script's own folder comes first
+        check=True,
+    )
+    return results
+
+
 def ratio(value: float | None, base: float | None) -> str:
     return "" if value is None or not base else f"{value / base:.2f}x"
 
@@ -400,6 +491,8 @@ def deep_pages(api: Server, database_url: str, rows: int, duration: int) -> list
 def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
     project = workdir / "project"
     answers = dict(pair.split("=", 1) for pair in args.data)
+    if args.filtered_rows:
+        answers.setdefault("resources", FILTERED_RESOURCES)
     render_s = render(project, ref=args.ref, worktree=args.worktree, data=answers)
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", args.ref],
@@ -409,6 +502,8 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     ).stdout.strip()
     where = f"{args.ref} + uncommitted changes" if args.worktree else args.ref
     what = ", ".join(args.data) or "the defaults"
+    if args.filtered_rows:
+        what += " with the resources of FILTERED_RESOURCES"
     print(f"rendered {what} ({where}, {commit}) in {render_s:.2f} s", flush=True)
 
     if args.sqlite:
@@ -451,9 +546,18 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     ping_server.wait_ready("/ping/db")
     print(f"api pid {api.proc.pid}, ping pid {ping_server.proc.pid}", flush=True)
 
+    short = max(3, args.duration // 2)
+    if args.filtered_rows:
+        filtered = filtered_pages(api, project, env, database_url, args.filtered_rows, short)
+        print(table(filtered, filtered[0]))
+        return {
+            "database": "postgresql",
+            "commit": commit,
+            "worktree": args.worktree,
+            "filtered": [vars(r) | {"rps": r.rps} for r in filtered],
+        }
     summary = {} if args.deep_only else scenarios(args, api, ping_server)
-    deep_duration = max(3, args.duration // 2)
-    deep = deep_pages(api, database_url, args.deep_rows, deep_duration) if args.deep_rows else []
+    deep = deep_pages(api, database_url, args.deep_rows, short) if args.deep_rows else []
     if deep:
         print(table(deep, deep[0]))
 
@@ -493,6 +597,13 @@ def main() -> None:
     parser.add_argument(
         "--deep-only", action="store_true", help="measure only the deep pages (and /ping's server)"
     )
+    parser.add_argument(
+        "--filtered-rows",
+        type=int,
+        default=0,
+        help="instead of the other scenarios, page 1 of a list of this many rows of each of two"
+        " users, under each kind of filter, and its plan (PostgreSQL)",
+    )
     parser.add_argument("--ref", default="HEAD", help="the commit to render, e.g. to compare two")
     parser.add_argument(
         "--worktree",
@@ -510,6 +621,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.duration <= 60 or not 1 <= args.connections <= 256:
         parser.error("keep loads bounded: --duration 1..60, --connections 1..256")
+    if args.filtered_rows and args.sqlite:
+        parser.error("--filtered-rows measures PostgreSQL's indexes; leave out --sqlite")
     # A SIGTERM unwinds like Ctrl-C, so the servers stop and the database is dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp, contextlib.ExitStack() as stack:

@@ -85,7 +85,7 @@ RENDERS: dict[str, dict[str, Any]] = {
                 "project": "project",
                 "parent": "task?",
                 "tags": "tag[]",
-                "estimate": "int(0..1000) = 0",
+                "estimate": "int(0..1000) = 0 index",
                 "state": "enum(todo, doing, done) = todo",
             },
             "note": {

@@ -65,3 +65,37 @@ def test_bench_loads_every_scenario_without_errors(
     for load in loads:
         assert load["requests"] > 0, load
         assert load["non_2xx"] == load["socket_errors"] == 0, load
+
+
+@pytest.mark.usefixtures("wrk")
+def test_bench_measures_filtered_pages_and_explains_them(postgres_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+
+    result = run(
+        python_module(
+            "bench.run",
+            "--worktree",
+            "--duration",
+            "1",
+            "--filtered-rows",
+            "300",
+            "--postgres",
+            postgres_url,
+            "--json",
+            str(out),
+        ),
+        cwd=REPO_ROOT,
+        env=clean_env(),
+        timeout=600,
+    )
+
+    require_success(result)
+    filtered = json.loads(out.read_text())["filtered"]
+    assert len(filtered) == 7, filtered
+    for load in filtered:
+        assert load["requests"] > 0, load
+        assert load["non_2xx"] == load["socket_errors"] == 0, load
+    # One plan per page, each of the query that selected it.
+    plans = result.stdout.split("### GET /api/v1/todos?")[1:]
+    assert len(plans) == 7, result.stdout
+    assert all("todos" in plan and "Execution Time" in plan for plan in plans), result.stdout

@@ -351,10 +351,11 @@ GROWN = {
     **DOMAIN,
     "task": {
         **DOMAIN["task"],
+        "title": "str(200) search",
         "parent": "task?",
         "tags": "tag[]",
         "state": "enum(todo, done) = todo",
-        "estimate": "int(0..1000) = 0",
+        "estimate": "int(0..1000) = 0 index",
         "code": "str(20)? unique",
     },
 }
@@ -366,7 +367,7 @@ def with_tasks(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[
 
 DOMAIN_STEPS = [
     Step(
-        "add a reference, a list, an enum, bounds and a unique field",
+        "add a reference, a list, an enum, bounds, a unique field and indexes",
         GROWN,
         lambda rows: {
             **with_tasks(
@@ -382,7 +383,7 @@ DOMAIN_STEPS = [
         },
     ),
     Step(
-        "change values, bounds, uniqueness and what a delete does",
+        "change values, bounds, uniqueness, indexes and what a delete does",
         {
             **DOMAIN,
             "task": {

@@ -340,6 +340,32 @@ REFUSED: list[Any] = [
         id="resources-cascade-on-non-reference",
     ),
     pytest.param(
+        {"resources": "{project: {name: str}, task: {project: project index}}"},
+        "resources",
+        'field "task.project": a reference is indexed already; leave out index',
+        id="resources-index-on-reference",
+    ),
+    pytest.param(
+        {"resources": "task: {notes: text index}"},
+        "resources",
+        'field "task.notes": index serves sorts and filters, which text fields take none of; '
+        "search indexes text for q, as in notes: text search",
+        id="resources-index-on-text",
+    ),
+    pytest.param(
+        {"resources": "task: {code: str unique index}"},
+        "resources",
+        'field "task.code": a unique field is indexed already by its constraint; leave out index',
+        id="resources-index-beside-unique",
+    ),
+    pytest.param(
+        {"resources": "task: {title: str search, title_search: str index}"},
+        "resources",
+        'field "task.title_search" and field "task.title" both name the index or constraint '
+        '"ix_tasks_title_search"; rename one',
+        id="resources-index-name-clash",
+    ),
+    pytest.param(
         {"resources": "{tag: {name: str}, post: {tags: 'tag[] cascade'}}"},
         "resources",
         "cascade applies to a reference, as in project: project cascade; "
@@ -349,14 +375,15 @@ REFUSED: list[Any] = [
     pytest.param(
         {"resources": "task: {rank: int indexed}"},
         "resources",
-        'field "task.rank": unknown modifier "indexed"; use unique or cascade or search, '
-        "after the type and any default",
+        'field "task.rank": unknown modifier "indexed"; use unique or cascade or search or '
+        "index, after the type and any default",
         id="resources-unknown-modifier",
     ),
     pytest.param(
         {"resources": "{project: {name: str}, task: {project: {ref: project, nullable: true}}}"},
         "resources",
-        "takes the keys type, ref, many, optional, default, unique, on_delete; not nullable",
+        "takes the keys type, ref, many, optional, default, unique, on_delete, search, index; "
+        "not nullable",
         id="resources-mapping-unknown-key",
     ),
     pytest.param(
