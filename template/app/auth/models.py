@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
 from pydantic import EmailStr, StringConstraints
@@ -10,7 +10,8 @@ from sqlalchemy import Column, Enum, Index
 from sqlmodel import Field, SQLModel
 
 from app.core.models import FORBID_EXTRA, utcnow
-from app.core.pagination import Page, PageQuery
+from app.core.pagination import CURSOR_LENGTH, Page, PageQuery, cursor_param
+from app.core.types import SearchText
 
 # ASVS V6.2: at least 12 characters, long passphrases allowed, nothing trimmed or truncated.
 MAX_PASSWORD_LENGTH = 128
@@ -162,5 +163,29 @@ class TokenPair(SQLModel):
     refresh_token: str
 
 
+UserSort = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "email",
+    "-email",
+]
+
+
+class UserQuery(PageQuery):
+    """The admin user list's parameters: bounds, an allow-listed sort, and the filters."""
+
+    searched = ("email",)
+
+    sort: UserSort = "-created_at"
+    # Room for a cursor of the longest email: a character is at most 6 bytes of JSON (\u001f), so
+    # 8 of base64.
+    cursor: str | None = cursor_param(CURSOR_LENGTH + 8 * MAX_EMAIL_LENGTH)
+    # As long as an email, which holds no space: one word may be all of it.
+    q: SearchText | None = Field(default=None, min_length=1, max_length=MAX_EMAIL_LENGTH)
+    role: list[Role] | None = Field(default=None, max_length=100)
+    is_active: list[bool] | None = Field(default=None, max_length=100)
+
+
 UserPage = Page[UserPublic]
-UserQuery = PageQuery
