@@ -50,6 +50,7 @@ class User(SQLModel, table=True):
         ),
     )
     is_active: bool = True
+    email_verified: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -79,6 +80,40 @@ class RefreshToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
+
+
+class AccountTokenPurpose(StrEnum):
+    RESET = "reset"  # a forgotten password
+    VERIFY = "verify"  # the address given at sign-up
+    CHANGE_EMAIL = "change_email"  # a new address, confirmed from it
+
+
+class AccountToken(SQLModel, table=True):
+    """A single-use token mailed to a user, kept as a hash and deleted when used or replaced.
+
+    `email` is the address it went to: a verification or an email change applies to it only.
+    """
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (Index("ix_account_tokens_user_id", "user_id"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    user_id: UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    purpose: AccountTokenPurpose = Field(
+        sa_column=Column(
+            Enum(
+                AccountTokenPurpose,
+                native_enum=False,
+                length=16,
+                values_callable=lambda purposes: [p.value for p in purposes],
+            ),
+            nullable=False,
+        ),
+    )
+    token_hash: str = Field(max_length=64, unique=True)
+    email: str = Field(max_length=MAX_EMAIL_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
 
 
 # Schemas.
