@@ -8,6 +8,7 @@ Test settings never come from `.env`, `DATABASE_URL` or `REDIS_URL`, so no test 
 application's own database or Redis.
 """
 
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -231,3 +232,13 @@ def limiter_settings(request: pytest.FixtureRequest) -> dict[str, str]:
         return {}
     settings: dict[str, str] = request.getfixturevalue("redis_settings")
     return settings
+
+
+@pytest.fixture
+def app_records(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog, seeing the `app` loggers (which otherwise write only to their own handler)."""
+    monkeypatch.setattr(logging.getLogger("app"), "propagate", True)
+    with caplog.at_level(logging.INFO, logger="app"):
+        yield caplog
