@@ -5,7 +5,8 @@ PostgreSQL server, each test gets a fresh schema there, dropped afterwards, and 
 else on that server. The rate-limit tests also run on the Redis of `TEST_REDIS_URL`, under a key
 prefix of their own; without it they are skipped, unless `CI=true`, where that is a failure.
 Test settings never come from `.env`, `DATABASE_URL` or `REDIS_URL`, so no test can reach the
-application's own database or Redis.
+application's own database or Redis. Mail goes to the log unless a test points `SMTP_URL` at the
+`mailbox` fixture, a real SMTP server on 127.0.0.1 (tests/mailbox.py).
 """
 
 import logging
@@ -40,6 +41,7 @@ from tests.helpers import (
     make_settings,
     running_app,
 )
+from tests.mailbox import Mailbox, running_mailbox
 
 
 @pytest.fixture(autouse=True)
@@ -232,6 +234,13 @@ def limiter_settings(request: pytest.FixtureRequest) -> dict[str, str]:
         return {}
     settings: dict[str, str] = request.getfixturevalue("redis_settings")
     return settings
+
+
+@pytest.fixture
+async def mailbox() -> AsyncIterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1; `mailbox.url` is the SMTP_URL that reaches it."""
+    async with running_mailbox() as server:
+        yield server
 
 
 @pytest.fixture
