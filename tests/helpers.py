@@ -110,7 +110,8 @@ RENDERS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Variables that would silently point a rendered project at another database, key or virtualenv.
+# Variables that would silently point a rendered project at another database, key, mail server
+# or virtualenv.
 LEAKY_ENV_VARS = frozenset(
     {
         "DATABASE_URL",
@@ -121,6 +122,8 @@ LEAKY_ENV_VARS = frozenset(
         "JWT_PRIVATE_KEY",
         "JWT_RETIRED_PUBLIC_KEYS",
         "FIELD_ENCRYPTION_KEYS",
+        "SMTP_URL",
+        "MAIL_ENABLED",
         "ENVIRONMENT",
         "VIRTUAL_ENV",
         "UV_PROJECT_ENVIRONMENT",

@@ -3,8 +3,9 @@
 Git tags may not reach CI, so ``template_history`` builds the history itself: the work tree as
 ``v0.1.0``, then ``v0.2.0`` with deliberate changes to template-owned files (a new security header
 and the project's own test that expects it, and a column on the users table with the template's
-revision that adds it). Projects are rendered at ``v0.1.0``, committed, edited and committed
-again, then updated, exactly as docs/updating.md tells users to.
+revision that adds it), and to a mail template, which belongs to the project once rendered.
+Projects are rendered at ``v0.1.0``, committed, edited and committed again, then updated, exactly
+as docs/updating.md tells users to.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from projects import (
 # The deliberate v0.2.0 changes: (file, the text they follow, the text they add).
 NEW_HEADER = '"Permissions-Policy": "camera=(), geolocation=(), microphone=()",'
 NEW_COLUMN = "    last_seen_at: datetime | None = None\n"
+# A mail template: the project's own (copier.yml's _skip_if_exists), so v0.2.0 must not touch it.
+MAIL_TEMPLATE = "app/mail_templates/password_reset/body.txt"
 TEMPLATE_CHANGE = (
     (
         "template/app/core/middleware.py",
@@ -52,6 +55,7 @@ TEMPLATE_CHANGE = (
     # A template-owned table changes: the model, and a revision the template owns.
     ("template/app/auth/models.py", "    is_active: bool = True\n", NEW_COLUMN),
     ("includes/schema.jinja", "{%- set TEMPLATE_REVISIONS = ['auth_0002'", ", 'auth_0003'"),
+    (f"template/{MAIL_TEMPLATE}", "{{ link }}\n", "\nA line of the template's v0.2.0.\n"),
 )
 # The template's revision for NEW_COLUMN, placed after whatever revision a project is at.
 NEW_REVISION = (
@@ -145,10 +149,12 @@ USER_SETTING = (
     'log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"',
 )
 README_SECTION = "\n## Deployment\n\nOur service runs on the team's cluster; ask #platform.\n"
+MAIL_SIGNATURE = "\n-- \nThe Acme team: help@acme.example\n"
 
 
 def make_user_edits(project: Path) -> None:
-    """A new route in a resource package, a changed setting default, a test, a README section."""
+    """A new route in a resource package, a changed setting default, a test, a README section,
+    a signature under a mail."""
     with (project / "app/todo/router.py").open("a") as router:
         router.write(COUNT_ROUTE)
     (project / "tests/todo/test_count.py").write_text(COUNT_TEST)
@@ -157,7 +163,9 @@ def make_user_edits(project: Path) -> None:
     config.write_text(config.read_text().replace(*USER_SETTING))
     with (project / "README.md").open("a") as readme:
         readme.write(README_SECTION)
-    commit_all(project, "our own route, test, log level and deployment notes")
+    with (project / MAIL_TEMPLATE).open("a") as mail:
+        mail.write(MAIL_SIGNATURE)
+    commit_all(project, "our own route, test, log level, deployment notes and mail signature")
 
 
 # The team's one user, in their database since v0.1.0.
@@ -194,6 +202,9 @@ def test_update_keeps_edits_and_brings_the_change(updated_project: Path) -> None
     assert (updated_project / "tests/todo/test_count.py").read_text() == COUNT_TEST
     assert USER_SETTING[1] in (updated_project / "app/core/config.py").read_text()
     assert (updated_project / "README.md").read_text().endswith(README_SECTION)
+    mail = (updated_project / MAIL_TEMPLATE).read_text()
+    assert mail.endswith(MAIL_SIGNATURE)
+    assert "v0.2.0" not in mail
     assert NEW_HEADER in (updated_project / "app/core/middleware.py").read_text()
     assert NEW_HEADER.lower() in (updated_project / "tests/test_errors.py").read_text()
     assert NEW_COLUMN in (updated_project / "app/auth/models.py").read_text()
