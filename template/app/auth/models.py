@@ -137,16 +137,51 @@ class UserPublic(SQLModel):
     full_name: str | None
     role: Role
     is_active: bool
+    email_verified: bool
     created_at: datetime
 
 
 class ProfileUpdate(SQLModel):
-    """The fields a user may change on their own profile."""
+    """The fields a user may change on their own profile; the email changes through
+    `POST /users/me/email`, confirmed from the new address."""
 
     model_config = FORBID_EXTRA
 
-    email: EmailStr = Field(default=None, max_length=MAX_EMAIL_LENGTH)
     full_name: FullName | None = None
+
+
+class EmailChange(SQLModel):
+    """A new sign-in address, confirmed with the current password."""
+
+    model_config = FORBID_EXTRA
+
+    new_email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class PasswordForgotten(SQLModel):
+    model_config = FORBID_EXTRA
+
+    email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
+
+
+# A mailed token: 43 characters of URL-safe base64 (32 random bytes); room to spare, no more.
+MailedToken = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class PasswordReset(SQLModel):
+    model_config = FORBID_EXTRA
+
+    token: MailedToken
+    new_password: Password
+
+
+class TokenConfirmation(SQLModel):
+    """The token of a mailed link: an address check or an email change."""
+
+    model_config = FORBID_EXTRA
+
+    token: MailedToken
 
 
 class PasswordChange(SQLModel):
