@@ -275,6 +275,8 @@ async def change_password(
     data: PasswordChange,
 ) -> None:
     """Set a new password and end every other session of the user."""
+    # The current password first: a stolen access token gets no strength estimates (nor their CPU).
+    await _confirm_password(user, data.current_password)
     await check_password(
         data.new_password,
         field="new_password",
@@ -282,7 +284,6 @@ async def change_password(
         email=user.email,
         full_name=user.full_name,
     )
-    await _confirm_password(user, data.current_password)
     user.password_hash = await hash_password(data.new_password)
     user.updated_at = utcnow()
     others = (col(AuthSession.user_id) == user.id) & (col(AuthSession.id) != current_session_id)

@@ -9,6 +9,7 @@ import pytest
 from zxcvbn import matching
 
 from app import cli
+from app.auth import passwords
 from app.auth.passwords import ANALYSED_LENGTH
 from app.core.config import Settings
 from app.core.errors import FieldError
@@ -181,3 +182,26 @@ async def test_the_strength_check_does_bounded_work(
 
     assert r.status_code in (201, 422), r.text
     assert 0 < sum(searched) <= MAX_SUBSTRINGS_SEARCHED
+
+
+@pytest.mark.parametrize(
+    "new_password", ["password123456", SLOW_TO_JUDGE["l33t-64"]], ids=["weak", "slow-to-judge"]
+)
+async def test_a_password_change_checks_the_current_password_first(
+    client: httpx.AsyncClient, user: Account, monkeypatch: pytest.MonkeyPatch, new_password: str
+) -> None:
+    """A stolen access token gets no strength estimates, and spends no CPU on them."""
+    judged: list[str] = []
+    estimate = passwords.estimate_strength
+
+    def judging(password: str, user_inputs: list[str]) -> passwords.Strength:
+        judged.append(password)
+        return estimate(password, user_inputs)
+
+    monkeypatch.setattr(passwords, "estimate_strength", judging)
+    change = {"current_password": "not my password", "new_password": new_password}
+
+    r = await client.post(PASSWORD_URL, json=change, headers=user.headers)
+
+    assert_problem(r, 400, "The current password is incorrect.")
+    assert judged == []
