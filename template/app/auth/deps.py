@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from app.auth import service
+from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
 from app.auth.models import RefreshRequest, Registration, Role, User
 from app.core.config import Settings
 from app.core.db import SessionDep
@@ -83,7 +84,11 @@ async def read_login_form(
     """The sign-in form, once password guessing is throttled per client address and per account."""
     limiter, address = _client(request)
     await limiter.hit(settings.login_rate_limit, "login", address)
-    await limiter.hit(settings.login_account_rate_limit, "login-account", form.username.lower())
+    # Counted under the spelling that sign-in looks up. Sign-in refuses names longer than any
+    # email unread; they count as one name, so no one makes us normalise a megabyte.
+    too_long = len(form.username) > MAX_EMAIL_LENGTH
+    account = "" if too_long else normalize_email(form.username)
+    await limiter.hit(settings.login_account_rate_limit, "login-account", account)
     return form
 
 
@@ -101,7 +106,8 @@ async def read_registration(
 ) -> Registration:
     """The sign-up, once throttled per email address."""
     limiter, _ = _client(request)
-    await limiter.hit(settings.register_account_rate_limit, "register-account", data.email.lower())
+    account = normalize_email(data.email)  # as the account will be stored
+    await limiter.hit(settings.register_account_rate_limit, "register-account", account)
     return data
 
 

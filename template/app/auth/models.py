@@ -5,16 +5,16 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from pydantic import EmailStr, StringConstraints
+from pydantic import StringConstraints
 from sqlalchemy import Column, Enum, Index
 from sqlmodel import Field, SQLModel
 
+from app.auth.identifiers import MAX_EMAIL_LENGTH, AccountEmail
 from app.core.models import FORBID_EXTRA, utcnow
 from app.core.pagination import Page, PageQuery
 
 # ASVS V6.2: at least 12 characters, long passphrases allowed, nothing trimmed or truncated.
 MAX_PASSWORD_LENGTH = 128
-MAX_EMAIL_LENGTH = 320
 Password = Annotated[str, StringConstraints(min_length=12, max_length=MAX_PASSWORD_LENGTH)]
 FullName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # The newest sessions a user sees and may end at once; older ones still end with a password change.
@@ -88,7 +88,7 @@ class Registration(SQLModel):
 
     model_config = FORBID_EXTRA
 
-    email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
+    email: AccountEmail = Field(max_length=MAX_EMAIL_LENGTH)
     password: Password
     full_name: FullName | None = None
 
@@ -109,7 +109,7 @@ class ProfileUpdate(SQLModel):
 
     model_config = FORBID_EXTRA
 
-    email: EmailStr = Field(default=None, max_length=MAX_EMAIL_LENGTH)
+    email: AccountEmail = Field(default=None, max_length=MAX_EMAIL_LENGTH)
     full_name: FullName | None = None
 
 

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
 from app.auth.models import (
-    MAX_EMAIL_LENGTH,
     MAX_LISTED_SESSIONS,
     MAX_PASSWORD_LENGTH,
     AuthSession,
@@ -44,10 +44,6 @@ logger = logging.getLogger(__name__)
 
 SIGN_IN_FAILED = "Incorrect email or password"
 EMAIL_TAKEN = "An account with this email already exists."
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 async def find_user_by_email(*, session: AsyncSession, email: str) -> User | None:
