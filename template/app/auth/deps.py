@@ -7,7 +7,7 @@ from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from app.auth import service
 from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
-from app.auth.models import RefreshRequest, Registration, Role, User
+from app.auth.models import ProfileUpdate, RefreshRequest, Registration, Role, User
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import AuthenticationError, ForbiddenError
@@ -112,6 +112,23 @@ async def read_registration(
 
 
 RegistrationData = Annotated[Registration, Depends(read_registration)]
+
+
+async def read_profile_update(
+    request: Request, settings: SettingsDep, claims: AccessClaims, data: ProfileUpdate
+) -> ProfileUpdate:
+    """The profile change. One that sets the email tells whether another account holds it, as a
+    sign-up does, so it is throttled like one: per client address and per account."""
+    if "email" in data.model_fields_set:
+        limiter, address = _client(request)
+        await limiter.hit(settings.register_rate_limit, "email-change", address)
+        await limiter.hit(
+            settings.register_account_rate_limit, "email-change-account", str(claims.sub)
+        )
+    return data
+
+
+ProfileUpdateData = Annotated[ProfileUpdate, Depends(read_profile_update)]
 
 
 async def limit_refresh(request: Request, settings: SettingsDep) -> None:

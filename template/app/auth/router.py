@@ -11,6 +11,7 @@ from app.auth.deps import (
     AdminUser,
     CurrentUser,
     LoginForm,
+    ProfileUpdateData,
     RefreshData,
     RegistrationData,
     SettingsDep,
@@ -20,7 +21,6 @@ from app.auth.deps import (
 )
 from app.auth.models import (
     PasswordChange,
-    ProfileUpdate,
     RefreshRequest,
     SessionPublic,
     SessionsEnd,
@@ -85,8 +85,8 @@ async def read_me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@users_router.patch("/me", responses=problem_responses(409))
-async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdate) -> UserPublic:
+@users_router.patch("/me", responses=problem_responses(409, 429))
+async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdateData) -> UserPublic:
     """Change your email or name."""
     updated = await service.update_profile(session=session, user=user, data=data)
     return UserPublic.model_validate(updated)
