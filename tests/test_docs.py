@@ -111,7 +111,10 @@ TESTED_COMMANDS = {
     # docs/performance.md: the benchmark, briefly, on SQLite and on PostgreSQL with an RS256 key.
     "apt-get install wrk": (".ci/run", "Dpkg::Use-Pty=0 wrk"),
     "uv run python bench/run.py": ("tests/test_bench.py", BENCH),
-    "uv run python bench/run.py --filtered-rows 100000": ("tests/test_bench.py", '"--filtered-rows"'),
+    "uv run python bench/run.py --filtered-rows 100000": (
+        "tests/test_bench.py",
+        '"--filtered-rows"',
+    ),
     "uv run python bench/run.py --sqlite": ("tests/test_bench.py", '["--sqlite"]'),
     "uv run python bench/run.py --data jwt_algorithm=RS256": (
         "tests/test_bench.py",
