@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -245,8 +246,11 @@ def test_rendered_workflow_tests_on_both_databases(render: Callable[[str], Path]
 def test_rendered_workflow_targets_the_projects_python(render: Callable[[str], Path]) -> None:
     project = render("defaults")
 
-    python = (project / ".python-version").read_text().strip()
-    assert workflow(project)["env"]["UV_PYTHON"] == python
+    # The lowest Python the project supports; no `.python-version` pins one on the developers.
+    assert not (project / ".python-version").exists()
+    requires = tomllib.loads((project / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.11"
+    assert workflow(project)["env"]["UV_PYTHON"] == requires.removeprefix(">=")
 
 
 def test_render_has_a_changelog_that_updates_leave_alone(render: Callable[[str], Path]) -> None:

@@ -52,13 +52,19 @@ REFUSED: list[Any] = [
     pytest.param(
         {"python_version": "3.10"},
         "python_version",
-        "Type a version of the form 3.X with X at least 11",
+        "Type 3.11, 3.12, 3.13 or 3.14",
         id="python_version-3.10",
+    ),
+    pytest.param(
+        {"python_version": "3.15"},
+        "python_version",
+        "Type 3.11, 3.12, 3.13 or 3.14",
+        id="python_version-3.15",
     ),
     pytest.param(
         {"python_version": "abc"},
         "python_version",
-        "Type a version of the form 3.X with X at least 11",
+        "Type 3.11, 3.12, 3.13 or 3.14",
         id="python_version-abc",
     ),
     pytest.param(
