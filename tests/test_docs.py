@@ -17,6 +17,7 @@ from helpers import REPO_ROOT, clean_env, python_module, require_success, run, s
 
 # What the rendered workflow must run: the README's checks, both databases, migrations, audit.
 WORKFLOW_COMMANDS = [
+    "! git grep -nE '^(<<<<<<<|>>>>>>>)( |$)'",
     "uv run ruff check .",
     "uv run ruff format --check .",
     "uv run mypy .",
