@@ -63,13 +63,19 @@ EOF"""
 COPIER_UPDATE = 'python_module("copier", "update", "--defaults", "--conflict", "inline"'
 # Each command the checked pages show, and (the test file that runs it, the code that does).
 TESTED_COMMANDS = {
-    # Word for word in bash, from a clone of this repository, until the API answers on :8000.
-    "pip install uv && uvx copier copy --defaults --vcs-ref HEAD . ../my-api && cd ../my-api"
-    " && uv run alembic upgrade head && uv run fastapi dev": (
+    # Word for word in bash, from a clone of this repository, until the API answers on :8000,
+    # on a stand-in for a fresh Debian 12; then the commit, and the template's tests started.
+    'python3 scripts/install_uv.py && export PATH="$HOME/.local/bin:$PATH" && uvx copier copy'
+    ' --defaults --vcs-ref HEAD "$PWD" ../my-api && cd ../my-api && uv run alembic upgrade head'
+    " && uv run fastapi dev": ("tests/test_fresh_install.py", "served_by(QUICK_START"),
+    'git init && git add --all && git commit -m "Render secure-fastapi-template"': (
         "tests/test_fresh_install.py",
-        "served_by(QUICK_START",
+        'run(["bash", "-c", COMMIT_PROJECT]',
     ),
-    "pip install uv && uv run pytest": (".ci/run", "uv run pytest"),
+    'python3 scripts/install_uv.py && export PATH="$HOME/.local/bin:$PATH" && uv run pytest': (
+        ".ci/run",
+        'python3 scripts/install_uv.py\nexport PATH="$HOME/.local/bin:$PATH"',
+    ),
     # The rendered README's, as it prints them, in the project the quick start made.
     "uv sync": ("tests/test_fresh_install.py", 'first_steps == ["uv sync", "uv run pytest"]'),
     "uv run pytest": ("tests/test_fresh_install.py", 'first_steps == ["uv sync", "uv run pytest"]'),
