@@ -405,6 +405,38 @@ def test_answers_change_during_updates(
     run_suite(project, project_env, "tests/label", "tests/reports", "tests/test_health.py")
 
 
+def test_recopy_with_overwrite_reverts_edits_to_template_files(
+    template_history: Path, tmp_path: Path
+) -> None:
+    """docs/updating.md's warning: recopy --overwrite writes template files back as the
+    template has them, without a conflict; the user's own files stay, and `git diff` shows what
+    to take back."""
+    project = new_project(template_history, tmp_path / "api", "v0.1.0")
+    make_user_edits(project)
+    run_recopy(project, vcs_ref="v0.1.0", defaults=True, overwrite=True, unsafe=False, quiet=True)
+    assert conflict_leftovers(project) == []
+    assert COUNT_ROUTE not in (project / "app/todo/router.py").read_text()
+    assert USER_SETTING[0] in (project / "app/core/config.py").read_text()
+    assert (project / "tests/todo/test_count.py").read_text() == COUNT_TEST
+    assert '-@router.get("/mine/count")' in git("diff", cwd=project)
+
+
+def test_switching_the_jwt_algorithm_leaves_env_alone(
+    template_history: Path, tmp_path: Path
+) -> None:
+    """docs/updating.md: a move to a key pair keeps the now unused SECRET_KEY in .env, and
+    writes no JWT_PRIVATE_KEY there."""
+    project = new_project(template_history, tmp_path / "api", "v0.1.0")
+    env_file = (project / ".env").read_text()
+    assert "\nSECRET_KEY=" in env_file
+    update(project, ref=VcsRef.CURRENT, jwt_algorithm="RS256")
+    assert conflict_leftovers(project) == []
+    assert (project / "app/core/keys.py").is_file()
+    assert 'ALGORITHM = "RS256"' in (project / "app/core/keys.py").read_text()
+    assert (project / ".env").read_text() == env_file
+    assert "JWT_PRIVATE_KEY" not in env_file
+
+
 # --- 4. A true conflict is reported and cannot be committed ----------------------------------
 
 OUR_HEADER = '    "X-Served-By": "orders-api",\n'
