@@ -515,6 +515,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         | RAISED_SETTINGS
         | {
             "ENVIRONMENT": "production",
+            "MAIL_ENABLED": "false",  # no route of the benchmark sends mail
             "DATABASE_URL": database_url,
             **signing_key(answers.get("jwt_algorithm", "HS256")),
         }

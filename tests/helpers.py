@@ -114,7 +114,8 @@ RENDERS: dict[str, dict[str, Any]] = {
 # other RENDERS take the lowest, and tests/test_render.py checks one render at each other one.
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
 
-# Variables that would silently point a rendered project at another database, key or virtualenv.
+# Variables that would silently point a rendered project at another database, key, mail server
+# or virtualenv.
 LEAKY_ENV_VARS = frozenset(
     {
         "DATABASE_URL",
@@ -125,6 +126,8 @@ LEAKY_ENV_VARS = frozenset(
         "JWT_PRIVATE_KEY",
         "JWT_RETIRED_PUBLIC_KEYS",
         "FIELD_ENCRYPTION_KEYS",
+        "SMTP_URL",
+        "MAIL_ENABLED",
         "ENVIRONMENT",
         "VIRTUAL_ENV",
         "UV_PROJECT_ENVIRONMENT",

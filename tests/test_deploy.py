@@ -41,7 +41,8 @@ DEPLOY_RENDERS = ["defaults", "postgresql"]
 # What the build stage installs; written by the first `uv sync`, so a fresh render lacks it.
 LOCK_FILE = "uv.lock"
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::(?P<kind>[?-])(?P<text>[^}]*))?\}")
-SECRET_NAME = re.compile(r"SECRET|PASSWORD|PRIVATE|ENCRYPTION")
+# SMTP_URL holds the mail server's password.
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|PRIVATE|ENCRYPTION|SMTP_URL")
 
 Instruction = tuple[str, str]
 
@@ -293,6 +294,10 @@ def operator_values(project: Path) -> dict[str, str]:
         "SECRET_KEY": secrets.token_hex(32),
         "JWT_PRIVATE_KEY": private_key_pem(answers["jwt_algorithm"]),
         "FIELD_ENCRYPTION_KEYS": json.dumps([Fernet.generate_key().decode()]),
+        # Nothing is mailed at start-up: the server is never contacted.
+        "SMTP_URL": f"smtps://mailer:{secrets.token_hex(8)}@127.0.0.1:1",
+        "MAIL_FROM": "API <no-reply@example.com>",
+        "PUBLIC_APP_URL": "https://app.example.com",
     }
 
 

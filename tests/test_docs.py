@@ -197,7 +197,9 @@ def test_documented_key_commands_make_a_key_production_takes(
     start = "from app.core.config import Settings; print(Settings().token_keys.kid)"
     script = "\n".join([*KEY_PAIR_COMMANDS[name], f"cd {project}", f"python -c '{start}'"])
     env = clean_env(
-        ENVIRONMENT="production", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+        ENVIRONMENT="production",
+        MAIL_ENABLED="false",
+        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     )
 
     result = run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env)

@@ -44,6 +44,8 @@ def instances(
     with temporary_postgres_database(postgres_url) as database_url, ExitStack() as stack:
         env = clean_env(
             ENVIRONMENT="production",
+            # These tests send no mail; tests/test_mail.py in the render covers it.
+            MAIL_ENABLED="false",
             DATABASE_URL=database_url,
             SECRET_KEY=secrets.token_hex(32),
             REDIS_URL=redis_url,

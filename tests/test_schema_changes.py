@@ -590,6 +590,6 @@ def test_a_longer_encrypted_field_is_recorded_without_a_revision(
     )
 
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    assert answers["schema_history"] == [*before, {"vault": {"pin": "encrypted(50)"}}]
+    assert answers["schema_history"] == [*before, {"vault": {"pin": "encrypted(50)"}}, "auth_0002"]
     revisions = sorted(path.name for path in (project / "migrations/versions").glob("*.py"))
-    assert revisions == ["auth_0001.py", "vault_0001.py"]
+    assert revisions == ["auth_0001.py", "auth_0002.py", "vault_0001.py"]

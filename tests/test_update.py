@@ -3,8 +3,9 @@
 Git tags may not reach CI, so ``template_history`` builds the history itself: the work tree as
 ``v0.1.0``, then ``v0.2.0`` with deliberate changes to template-owned files (a new security header
 and the project's own test that expects it, and a column on the users table with the template's
-revision that adds it). Projects are rendered at ``v0.1.0``, committed, edited and committed
-again, then updated, exactly as docs/updating.md tells users to.
+revision that adds it), and to a mail template, which belongs to the project once rendered.
+Projects are rendered at ``v0.1.0``, committed, edited and committed again, then updated, exactly
+as docs/updating.md tells users to.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from projects import (
 # The deliberate v0.2.0 changes: (file, the text they follow, the text they add).
 NEW_HEADER = '"Permissions-Policy": "camera=(), geolocation=(), microphone=()",'
 NEW_COLUMN = "    last_seen_at: datetime | None = None\n"
+# A mail template: the project's own (copier.yml's _skip_if_exists), so v0.2.0 must not touch it.
+MAIL_TEMPLATE = "app/mail_templates/password_reset/body.txt"
 TEMPLATE_CHANGE = (
     (
         "template/app/core/middleware.py",
@@ -52,15 +55,16 @@ TEMPLATE_CHANGE = (
     ),
     # A template-owned table changes: the model, and a revision the template owns.
     ("template/app/auth/models.py", "    is_active: bool = True\n", NEW_COLUMN),
-    ("includes/schema.jinja", "{%- set TEMPLATE_REVISIONS = [", "'auth_0002'"),
+    ("includes/schema.jinja", "{%- set TEMPLATE_REVISIONS = ['auth_0002'", ", 'auth_0003'"),
+    (f"template/{MAIL_TEMPLATE}", "{{ link }}\n", "\nA line of the template's v0.2.0.\n"),
 )
 # The template's revision for NEW_COLUMN, placed after whatever revision a project is at.
 NEW_REVISION = (
-    "template/migrations/versions/auth_0002.py.jinja",
+    "template/migrations/versions/auth_0003.py.jinja",
     '''"""Remember when each user was last seen.
 
-Revision ID: auth_0002
-Revises: {{ revision_parents.auth_0002 }}
+Revision ID: auth_0003
+Revises: {{ revision_parents.auth_0003 }}
 """
 
 from collections.abc import Sequence
@@ -68,8 +72,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "auth_0002"
-down_revision: str | None = "{{ revision_parents.auth_0002 }}"
+revision: str = "auth_0003"
+down_revision: str | None = "{{ revision_parents.auth_0003 }}"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -146,10 +150,12 @@ USER_SETTING = (
     'log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"',
 )
 README_SECTION = "\n## Deployment\n\nOur service runs on the team's cluster; ask #platform.\n"
+MAIL_SIGNATURE = "\n-- \nThe Acme team: help@acme.example\n"
 
 
 def make_user_edits(project: Path) -> None:
-    """A new route in a resource package, a changed setting default, a test, a README section."""
+    """A new route in a resource package, a changed setting default, a test, a README section,
+    a signature under a mail."""
     with (project / "app/todo/router.py").open("a") as router:
         router.write(COUNT_ROUTE)
     (project / "tests/todo/test_count.py").write_text(COUNT_TEST)
@@ -158,7 +164,9 @@ def make_user_edits(project: Path) -> None:
     config.write_text(config.read_text().replace(*USER_SETTING))
     with (project / "README.md").open("a") as readme:
         readme.write(README_SECTION)
-    commit_all(project, "our own route, test, log level and deployment notes")
+    with (project / MAIL_TEMPLATE).open("a") as mail:
+        mail.write(MAIL_SIGNATURE)
+    commit_all(project, "our own route, test, log level, deployment notes and mail signature")
 
 
 # The team's one user, in their database since v0.1.0.
@@ -195,6 +203,9 @@ def test_update_keeps_edits_and_brings_the_change(updated_project: Path) -> None
     assert (updated_project / "tests/todo/test_count.py").read_text() == COUNT_TEST
     assert USER_SETTING[1] in (updated_project / "app/core/config.py").read_text()
     assert (updated_project / "README.md").read_text().endswith(README_SECTION)
+    mail = (updated_project / MAIL_TEMPLATE).read_text()
+    assert mail.endswith(MAIL_SIGNATURE)
+    assert "v0.2.0" not in mail
     assert NEW_HEADER in (updated_project / "app/core/middleware.py").read_text()
     assert NEW_HEADER.lower() in (updated_project / "tests/test_errors.py").read_text()
     assert NEW_COLUMN in (updated_project / "app/auth/models.py").read_text()
@@ -209,7 +220,7 @@ def test_update_keeps_edits_and_brings_the_change(updated_project: Path) -> None
         ".copier-answers.yml",
         "app/auth/models.py",
         "app/core/middleware.py",
-        "migrations/versions/auth_0002.py",
+        "migrations/versions/auth_0003.py",
         "tests/test_errors.py",
     }
     # `git diff`, as the docs say to read the update, shows the template's new line.
@@ -218,9 +229,9 @@ def test_update_keeps_edits_and_brings_the_change(updated_project: Path) -> None
 
 def test_the_templates_revision_follows_the_projects_head(updated_project: Path) -> None:
     """The template's new revision goes after the revisions the project had, not before them."""
-    revision = (updated_project / "migrations/versions/auth_0002.py").read_text()
-    assert 'down_revision: str | None = "todo_0001"' in revision
-    assert "- auth_0002\n" in (updated_project / ".copier-answers.yml").read_text()
+    revision = (updated_project / "migrations/versions/auth_0003.py").read_text()
+    assert 'down_revision: str | None = "auth_0002"' in revision
+    assert "- auth_0003\n" in (updated_project / ".copier-answers.yml").read_text()
 
 
 def test_updated_project_passes_its_suite_and_migrates(
@@ -360,7 +371,7 @@ def test_answers_change_during_updates(
     changes = tmp_path / "changes.yml"
     changes.write_text(yaml.safe_dump({"resources": {**TWO, "label": SHORT}}))
     said = copier_cli(project, "--data-file", str(changes), "--data", "access_token_minutes=5")
-    assert "migrations/versions has resources_0002, auth_0002" in said, said
+    assert "migrations/versions has resources_0002, auth_0003" in said, said
     assert "_commit: v0.2.0" in (project / ".copier-answers.yml").read_text()
     assert conflict_leftovers(project) == []
     for pattern in RESOURCE_FILES:
@@ -371,15 +382,15 @@ def test_answers_change_during_updates(
         'op.create_table(\n        "labels",'
         in (project / "migrations/versions/resources_0002.py").read_text()
     )
-    assert down_revision(project, "resources_0002") == "note_0001"
+    assert down_revision(project, "resources_0002") == "auth_0002"
     assert "default=5, ge=1, le=60" in (project / "app/core/config.py").read_text()
     assert "access_token_minutes: 5" in (project / ".copier-answers.yml").read_text()
     # app/api.py took the new router without a conflict; our registry is as we left it.
     assert "app.label.router.router" in (project / "app/api.py").read_text()
     assert (project / "app/extensions.py").read_text() == ours
-    # The team's revision and the template's new ones both follow note_0001: Alembic needs a
+    # The team's revision and the template's new ones both follow auth_0002: Alembic needs a
     # merge revision, as docs/updating.md says.
-    assert heads(project, project_env, live) == {"seed_data (head)", "auth_0002 (head)"}
+    assert heads(project, project_env, live) == {"seed_data (head)", "auth_0003 (head)"}
     alembic(project, project_env, live, "merge", "heads", "--rev-id", "merge_1", "-m", "merge")
     migrate_and_check(project, project_env, live)
     commit_all(project, "add the label resource, 5-minute access tokens")
@@ -393,7 +404,7 @@ def test_answers_change_during_updates(
     assert (project / "migrations/versions/note_0001.py").read_bytes() == shipped[
         project / "migrations/versions/note_0001.py"
     ]
-    assert down_revision(project, "resources_0003") == "auth_0002"
+    assert down_revision(project, "resources_0003") == "auth_0003"
     dropping = (project / "migrations/versions/resources_0003.py").read_text()
     assert 'op.drop_table("notes")' in dropping
     assert heads(project, project_env, live) == {"merge_1 (head)", "resources_0003 (head)"}

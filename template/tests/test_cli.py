@@ -39,7 +39,9 @@ async def test_create_admin(
     assert signed_in.status_code == 200, signed_in.text
     r = await client.get(ADMIN_USERS, headers=bearer(signed_in.json()["access_token"]))
     assert r.status_code == 200, r.text
-    assert [user["role"] for user in r.json()["items"]] == ["admin"]
+    assert [(user["role"], user["email_verified"]) for user in r.json()["items"]] == [
+        ("admin", True)
+    ]
 
 
 async def test_create_admin_asks_twice_without_stdin(

@@ -6,32 +6,33 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from app.core.config import Settings
-from tests.helpers import UNREACHABLE_DATABASE, client_for, make_settings, running_app
+from tests.helpers import (
+    UNREACHABLE_DATABASE,
+    client_for,
+    make_settings,
+    production_settings,
+    running_app,
+)
 from tests.tokens import KEY_SETTINGS
 
 DOCS_PATHS = ["/docs", "/redoc", "/openapi.json"]
 
 
-def production(database_url: str = "sqlite:///unused.db", **overrides: object) -> Settings:
-    return make_settings(database_url, environment="production", **overrides)
-
-
 def test_production_refuses_any_cors_origin() -> None:
     with pytest.raises(ValidationError, match=re.escape('CORS_ORIGINS may not contain "*"')):
-        production(cors_origins=["https://app.example.com", "*"])
+        production_settings(cors_origins=["https://app.example.com", "*"])
 
 
 def test_production_refuses_debug_logging() -> None:
     with pytest.raises(ValidationError, match="LOG_LEVEL=DEBUG is refused in production"):
-        production(log_level="DEBUG")
+        production_settings(log_level="DEBUG")
 
-    assert production(log_level="INFO").log_level == "INFO"
+    assert production_settings(log_level="INFO").log_level == "INFO"
 
 
 def test_a_refusal_never_shows_the_keys_or_the_database_password() -> None:
     with pytest.raises(ValidationError) as refusal:
-        production(UNREACHABLE_DATABASE, cors_origins=["*"])
+        production_settings(UNREACHABLE_DATABASE, cors_origins=["*"])
 
     shown = str(refusal.value)
     assert "hunter2" not in shown
@@ -49,16 +50,16 @@ def test_token_lifetimes_are_bounded(name: str, value: int) -> None:
 
 
 @pytest.mark.parametrize("path", DOCS_PATHS)
-async def test_docs_are_off_in_production(database_url: str, path: str) -> None:
-    async with running_app(production(database_url)) as app, client_for(app) as client:
+async def test_docs_are_off_in_production_settings(database_url: str, path: str) -> None:
+    async with running_app(production_settings(database_url)) as app, client_for(app) as client:
         r = await client.get(path)
 
     assert r.status_code == 404, r.text
 
 
 @pytest.mark.parametrize("path", DOCS_PATHS)
-async def test_docs_can_be_turned_on_in_production(database_url: str, path: str) -> None:
-    settings = production(database_url, docs_enabled=True)
+async def test_docs_can_be_turned_on_in_production_settings(database_url: str, path: str) -> None:
+    settings = production_settings(database_url, docs_enabled=True)
     async with running_app(settings) as app, client_for(app) as client:
         r = await client.get(path)
 

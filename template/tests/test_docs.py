@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from tests.helpers import client_for, make_settings, running_app
+from tests.helpers import client_for, production_settings, running_app
 
 DOCS_PAGES = ["/docs", "/redoc", "/docs/oauth2-redirect"]
 STRICT_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -115,7 +115,7 @@ async def test_browsers_keep_the_viewer_files_but_not_the_pages(client: httpx.As
 
 @pytest.mark.parametrize("path", [*DOCS_PAGES, "/docs/static/swagger-ui-bundle.js"])
 async def test_docs_and_their_files_are_off_in_production(database_url: str, path: str) -> None:
-    settings = make_settings(database_url, environment="production")
+    settings = production_settings(database_url)
     async with running_app(settings) as app, client_for(app) as client:
         r = await client.get(path)
 

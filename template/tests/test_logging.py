@@ -58,16 +58,6 @@ def test_the_setting_switches_between_text_and_json() -> None:
     assert formatters() == [EscapingFormatter, EscapingFormatter]
 
 
-@pytest.fixture
-def app_records(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[pytest.LogCaptureFixture]:
-    """caplog, seeing the `app` loggers (which otherwise write only to their own handler)."""
-    monkeypatch.setattr(logging.getLogger("app"), "propagate", True)
-    with caplog.at_level(logging.INFO, logger="app"):
-        yield caplog
-
-
 def events(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.event for r in caplog.records if hasattr(r, "event")]
 

@@ -6,7 +6,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from app.auth import service
-from app.auth.models import RefreshRequest, Registration, Role, User
+from app.auth.models import PasswordForgotten, RefreshRequest, Registration, Role, User
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import AuthenticationError, ForbiddenError
@@ -59,6 +59,23 @@ async def require_admin(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(require_admin)]
+
+UNVERIFIED = "Verify your email address first: follow the link we mailed you, or ask for a new one."
+
+
+async def require_verified(user: CurrentUser) -> User:
+    if not user.email_verified:
+        raise ForbiddenError(UNVERIFIED)
+    return user
+
+
+VerifiedUser = Annotated[User, Depends(require_verified)]
+
+
+async def verified_if_required(settings: SettingsDep, user: CurrentUser) -> None:
+    """The resource routes' check: a verified email, where REQUIRE_VERIFIED_EMAIL asks for one."""
+    if settings.require_verified_email and not user.email_verified:
+        raise ForbiddenError(UNVERIFIED)
 
 
 def _client(request: Request) -> tuple[RateLimiter, str]:
@@ -126,3 +143,28 @@ async def read_refresh_request(
 
 
 RefreshData = Annotated[RefreshRequest, Depends(read_refresh_request)]
+
+
+async def limit_account_mail(request: Request, settings: SettingsDep) -> None:
+    """Every request that mails a link, or follows one, counts per client address."""
+    limiter, address = _client(request)
+    await limiter.hit(settings.account_mail_rate_limit, "account-mail", address)
+
+
+async def limit_my_account_mail(request: Request, settings: SettingsDep, user: CurrentUser) -> None:
+    """A signed-in user's requests for mail count per account too."""
+    limiter, _ = _client(request)
+    await limiter.hit(settings.account_mail_account_rate_limit, "account-mail-user", str(user.id))
+
+
+async def read_password_forgotten(
+    request: Request, settings: SettingsDep, data: PasswordForgotten
+) -> PasswordForgotten:
+    """A forgotten password, once throttled per email address, whether an account has it or not."""
+    limiter, _ = _client(request)
+    email = service.normalize_email(data.email)
+    await limiter.hit(settings.account_mail_account_rate_limit, "account-mail-email", email)
+    return data
+
+
+PasswordForgottenData = Annotated[PasswordForgotten, Depends(read_password_forgotten)]

@@ -50,6 +50,7 @@ class User(SQLModel, table=True):
         ),
     )
     is_active: bool = True
+    email_verified: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -81,6 +82,40 @@ class RefreshToken(SQLModel, table=True):
     used_at: datetime | None = None
 
 
+class AccountTokenPurpose(StrEnum):
+    RESET = "reset"  # a forgotten password
+    VERIFY = "verify"  # the address given at sign-up
+    CHANGE_EMAIL = "change_email"  # a new address, confirmed from it
+
+
+class AccountToken(SQLModel, table=True):
+    """A single-use token mailed to a user, kept as a hash and deleted when used or replaced.
+
+    `email` is the address it went to: a verification or an email change applies to it only.
+    """
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (Index("ix_account_tokens_user_id", "user_id"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    user_id: UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    purpose: AccountTokenPurpose = Field(
+        sa_column=Column(
+            Enum(
+                AccountTokenPurpose,
+                native_enum=False,
+                length=16,
+                values_callable=lambda purposes: [p.value for p in purposes],
+            ),
+            nullable=False,
+        ),
+    )
+    token_hash: str = Field(max_length=64, unique=True)
+    email: str = Field(max_length=MAX_EMAIL_LENGTH)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
 # Schemas.
 
 
@@ -102,16 +137,51 @@ class UserPublic(SQLModel):
     full_name: str | None
     role: Role
     is_active: bool
+    email_verified: bool
     created_at: datetime
 
 
 class ProfileUpdate(SQLModel):
-    """The fields a user may change on their own profile."""
+    """The fields a user may change on their own profile; the email changes through
+    `POST /users/me/email`, confirmed from the new address."""
 
     model_config = FORBID_EXTRA
 
-    email: EmailStr = Field(default=None, max_length=MAX_EMAIL_LENGTH)
     full_name: FullName | None = None
+
+
+class EmailChange(SQLModel):
+    """A new sign-in address, confirmed with the current password."""
+
+    model_config = FORBID_EXTRA
+
+    new_email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class PasswordForgotten(SQLModel):
+    model_config = FORBID_EXTRA
+
+    email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
+
+
+# A mailed token: 43 characters of URL-safe base64 (32 random bytes); room to spare, no more.
+MailedToken = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class PasswordReset(SQLModel):
+    model_config = FORBID_EXTRA
+
+    token: MailedToken
+    new_password: Password
+
+
+class TokenConfirmation(SQLModel):
+    """The token of a mailed link: an address check or an email change."""
+
+    model_config = FORBID_EXTRA
+
+    token: MailedToken
 
 
 class PasswordChange(SQLModel):

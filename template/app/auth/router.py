@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 
 from app.auth import service
 from app.auth.deps import (
@@ -11,19 +11,25 @@ from app.auth.deps import (
     AdminUser,
     CurrentUser,
     LoginForm,
+    PasswordForgottenData,
     RefreshData,
     RegistrationData,
     SettingsDep,
+    limit_account_mail,
+    limit_my_account_mail,
     limit_reauthentication,
     limit_refresh,
     limit_register,
 )
 from app.auth.models import (
+    EmailChange,
     PasswordChange,
+    PasswordReset,
     ProfileUpdate,
     RefreshRequest,
     SessionPublic,
     SessionsEnd,
+    TokenConfirmation,
     TokenPair,
     UserAdminUpdate,
     UserPage,
@@ -32,6 +38,7 @@ from app.auth.models import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.mail import MailerDep
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
@@ -45,10 +52,19 @@ admin_router = APIRouter(prefix="/admin", tags=["admin"], responses=problem_resp
     responses=problem_responses(409, 429),
 )
 async def register(
-    session: SessionDep, settings: SettingsDep, data: RegistrationData
+    session: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+    tasks: BackgroundTasks,
+    data: RegistrationData,
 ) -> UserPublic:
-    """Create an account."""
+    """Create an account; a link to verify its address is mailed to it."""
     user = await service.register(session=session, settings=settings, data=data)
+    mail = await service.verification_mail(
+        session=session, settings=settings, mailer=mailer, user=user
+    )
+    if mail is not None:
+        tasks.add_task(mailer.send, mail)
     return UserPublic.model_validate(user)
 
 
@@ -79,17 +95,129 @@ async def logout(
     )
 
 
+@auth_router.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,  # no body
+    dependencies=[Depends(limit_account_mail)],
+    responses=problem_responses(429),
+)
+async def forgot_password(
+    request: Request,
+    settings: SettingsDep,
+    mailer: MailerDep,
+    tasks: BackgroundTasks,
+    data: PasswordForgottenData,
+) -> None:
+    """Mail a reset link if an active account has this email. The answer is the same, and as
+    quick, either way: the account is looked up after it."""
+    tasks.add_task(
+        service.request_password_reset,
+        sessionmaker=request.app.state.sessionmaker,
+        settings=settings,
+        mailer=mailer,
+        email=data.email,
+    )
+
+
+@auth_router.post(
+    "/password/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(limit_account_mail)],
+    responses=problem_responses(400, 429),
+)
+async def reset_password(session: SessionDep, settings: SettingsDep, data: PasswordReset) -> None:
+    """Set a new password with a mailed reset link's token; every session of the account ends."""
+    await service.reset_password(session=session, settings=settings, data=data)
+
+
+@auth_router.post(
+    "/email/verify",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(limit_account_mail)],
+    responses=problem_responses(400, 429),
+)
+async def verify_email(session: SessionDep, data: TokenConfirmation) -> None:
+    """Verify your address with the token of the link mailed to it."""
+    await service.verify_email(session=session, token=data.token)
+
+
+@auth_router.post(
+    "/email/verify/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,  # no body
+    dependencies=[Depends(limit_account_mail), Depends(limit_my_account_mail)],
+    responses=problem_responses(401, 429),
+)
+async def resend_verification(
+    session: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+    tasks: BackgroundTasks,
+    user: CurrentUser,
+) -> None:
+    """Mail a new verification link (the older one stops working); nothing once verified."""
+    mail = await service.verification_mail(
+        session=session, settings=settings, mailer=mailer, user=user
+    )
+    if mail is not None:
+        tasks.add_task(mailer.send, mail)
+
+
+@auth_router.post(
+    "/email/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(limit_account_mail)],
+    responses=problem_responses(400, 409, 429),
+)
+async def confirm_email_change(
+    session: SessionDep, mailer: MailerDep, tasks: BackgroundTasks, data: TokenConfirmation
+) -> None:
+    """Move your account to the new address, with the token mailed there; the old address is
+    told."""
+    notice = await service.confirm_email_change(session=session, mailer=mailer, token=data.token)
+    tasks.add_task(mailer.send, notice)
+
+
 @users_router.get("/me")
 async def read_me(user: CurrentUser) -> UserPublic:
     """Your profile."""
     return UserPublic.model_validate(user)
 
 
-@users_router.patch("/me", responses=problem_responses(409))
+@users_router.patch("/me")
 async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdate) -> UserPublic:
-    """Change your email or name."""
+    """Change your name; `POST /users/me/email` changes your email."""
     updated = await service.update_profile(session=session, user=user, data=data)
     return UserPublic.model_validate(updated)
+
+
+@users_router.post(
+    "/me/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,  # no body
+    dependencies=[
+        Depends(limit_reauthentication),
+        Depends(limit_account_mail),
+        Depends(limit_my_account_mail),
+    ],
+    responses=problem_responses(400, 429),
+)
+async def change_my_email(
+    session: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+    tasks: BackgroundTasks,
+    user: CurrentUser,
+    data: EmailChange,
+) -> None:
+    """Ask to move your account to a new address, with your password. A link mailed there
+    confirms it; until then nothing changes. The answer never says if the address is in use."""
+    mail = await service.email_change_mail(
+        session=session, settings=settings, mailer=mailer, user=user, data=data
+    )
+    if mail is not None:
+        tasks.add_task(mailer.send, mail)
 
 
 @users_router.post(

@@ -2,11 +2,13 @@
 
 import hmac
 import logging
+import secrets
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, bindparam, update
+from sqlalchemy import ColumnElement, bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,8 +16,12 @@ from app.auth.models import (
     MAX_EMAIL_LENGTH,
     MAX_LISTED_SESSIONS,
     MAX_PASSWORD_LENGTH,
+    AccountToken,
+    AccountTokenPurpose,
     AuthSession,
+    EmailChange,
     PasswordChange,
+    PasswordReset,
     ProfileUpdate,
     RefreshToken,
     Registration,
@@ -30,6 +36,7 @@ from app.auth.models import (
 from app.auth.passwords import check_password
 from app.core.config import Settings
 from app.core.errors import AppError, AuthenticationError, ConflictError, NotFoundError
+from app.core.mail import Mail, Mailer
 from app.core.models import utcnow
 from app.core.pagination import Page, paginate
 from app.core.security import (
@@ -44,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 SIGN_IN_FAILED = "Incorrect email or password"
 EMAIL_TAKEN = "An account with this email already exists."
+INVALID_LINK = "This link is invalid, used or expired; ask for a new one."
 
 
 def normalize_email(email: str) -> str:
@@ -56,7 +64,12 @@ async def find_user_by_email(*, session: AsyncSession, email: str) -> User | Non
 
 
 async def register(
-    *, session: AsyncSession, settings: Settings, data: Registration, role: Role = Role.USER
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    data: Registration,
+    role: Role = Role.USER,
+    verified: bool = False,
 ) -> User:
     await check_password(
         data.password,
@@ -72,6 +85,7 @@ async def register(
         full_name=data.full_name,
         password_hash=await hash_password(data.password),
         role=role,
+        email_verified=verified,
     )
     session.add(user)
     await _commit_claiming_email(session)
@@ -254,15 +268,9 @@ async def logout(
 
 
 async def update_profile(*, session: AsyncSession, user: User, data: ProfileUpdate) -> User:
-    changes = data.model_dump(exclude_unset=True)
-    if "email" in changes:
-        changes["email"] = normalize_email(changes["email"])
-        other = await find_user_by_email(session=session, email=changes["email"])
-        if other is not None and other.id != user.id:
-            raise ConflictError(EMAIL_TAKEN)
-    user.sqlmodel_update(changes)
+    user.sqlmodel_update(data.model_dump(exclude_unset=True))
     user.updated_at = utcnow()
-    await _commit_claiming_email(session)
+    await session.commit()
     return user
 
 
@@ -287,6 +295,7 @@ async def change_password(
     user.updated_at = utcnow()
     others = (col(AuthSession.user_id) == user.id) & (col(AuthSession.id) != current_session_id)
     await _revoke_sessions(session=session, where=others, now=utcnow())
+    await _forget_resets(session=session, user=user)
     await session.commit()
     logger.info(
         "User %s changed their password; other sessions revoked",
@@ -381,3 +390,194 @@ async def promote(*, session: AsyncSession, email: str) -> User:
     await session.commit()
     logger.info("User %s is now an admin", user.id, extra={"event": "user.promoted"})
     return user
+
+
+# Account mails: a forgotten password, the address given at sign-up, and a new address. Each
+# carries a single-use token: random, kept as a hash, deleted when used or when a newer one of
+# its purpose is issued, and valid for a set time.
+
+
+async def _forget_resets(*, session: AsyncSession, user: User) -> None:
+    """A reset link mailed before the password changed stops working."""
+    await session.exec(
+        delete(AccountToken).where(
+            col(AccountToken.user_id) == user.id,
+            col(AccountToken.purpose) == AccountTokenPurpose.RESET,
+        )
+    )
+
+
+async def _issue_token(
+    *,
+    session: AsyncSession,
+    user: User,
+    purpose: AccountTokenPurpose,
+    email: str,
+    lifetime: timedelta,
+) -> str:
+    """A new token for `purpose`, mailed to `email`; the user's older one of it dies. Commits."""
+    await session.exec(
+        delete(AccountToken).where(
+            col(AccountToken.user_id) == user.id, col(AccountToken.purpose) == purpose
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        AccountToken(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=fingerprint(token),
+            email=email,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    await session.commit()
+    return token
+
+
+async def _spend_token(
+    *, session: AsyncSession, token: str, purpose: AccountTokenPurpose
+) -> tuple[User, str]:
+    """The active user of a live `token` and the address it was mailed to. The token is deleted
+    in the caller's transaction, so of two requests with it one wins; a refusal rolls it back."""
+    spent = (
+        delete(AccountToken)
+        .where(
+            col(AccountToken.token_hash) == fingerprint(token),
+            col(AccountToken.purpose) == purpose,
+            col(AccountToken.expires_at) > utcnow(),
+        )
+        .returning(col(AccountToken.user_id), col(AccountToken.email))
+    )
+    row = (await session.exec(spent)).first()
+    user = await session.get(User, row[0]) if row else None
+    if row is None or user is None or not user.is_active:
+        raise AppError(INVALID_LINK)
+    return user, row[1]
+
+
+async def request_password_reset(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    mailer: Mailer,
+    email: str,
+) -> None:
+    """Mail a reset link to the active account of `email`, if there is one. Runs after the
+    answer, which is the same either way."""
+    async with sessionmaker() as session:
+        user = await find_user_by_email(session=session, email=email)
+        if user is None or not user.is_active:
+            logger.info(
+                "Password reset asked for no active account", extra={"event": "reset.unknown"}
+            )
+            return
+        token = await _issue_token(
+            session=session,
+            user=user,
+            purpose=AccountTokenPurpose.RESET,
+            email=user.email,
+            lifetime=timedelta(minutes=settings.password_reset_minutes),
+        )
+    link = mailer.link("reset-password", token=token)
+    minutes = settings.password_reset_minutes
+    await mailer.send(
+        mailer.compose("password_reset", to=user.email, link=link, expires_minutes=minutes)
+    )
+    logger.info("Password reset mailed to user %s", user.id, extra={"event": "reset.requested"})
+
+
+async def reset_password(*, session: AsyncSession, settings: Settings, data: PasswordReset) -> None:
+    """Set a new password from a reset link, and end every session of the account."""
+    user, email = await _spend_token(
+        session=session, token=data.token, purpose=AccountTokenPurpose.RESET
+    )
+    if email != user.email:  # mailed to an address the account has left
+        raise AppError(INVALID_LINK)
+    await check_password(
+        data.new_password,
+        field="new_password",
+        min_score=settings.password_min_score,
+        email=user.email,
+        full_name=user.full_name,
+    )
+    user.password_hash = await hash_password(data.new_password)
+    user.updated_at = utcnow()
+    await _revoke_sessions(session=session, where=col(AuthSession.user_id) == user.id, now=utcnow())
+    await session.commit()
+    logger.info(
+        "User %s reset their password; every session revoked",
+        user.id,
+        extra={"event": "reset.done"},
+    )
+
+
+async def verification_mail(
+    *, session: AsyncSession, settings: Settings, mailer: Mailer, user: User
+) -> Mail | None:
+    """The mail that verifies the user's address, or None once it is verified."""
+    if user.email_verified:
+        return None
+    token = await _issue_token(
+        session=session,
+        user=user,
+        purpose=AccountTokenPurpose.VERIFY,
+        email=user.email,
+        lifetime=timedelta(hours=settings.email_token_hours),
+    )
+    link = mailer.link("verify-email", token=token)
+    return mailer.compose("verify_email", to=user.email, link=link)
+
+
+async def verify_email(*, session: AsyncSession, token: str) -> None:
+    user, email = await _spend_token(
+        session=session, token=token, purpose=AccountTokenPurpose.VERIFY
+    )
+    if email != user.email:
+        raise AppError(INVALID_LINK)
+    user.email_verified = True
+    user.updated_at = utcnow()
+    await session.commit()
+    logger.info("User %s verified their email", user.id, extra={"event": "email.verified"})
+
+
+async def email_change_mail(
+    *, session: AsyncSession, settings: Settings, mailer: Mailer, user: User, data: EmailChange
+) -> Mail | None:
+    """After the password, the mail that confirms `new_email` from that address. None (and the
+    same answer) when another account has the address: the answer never says whose it is."""
+    await _confirm_password(user, data.current_password)
+    new_email = normalize_email(data.new_email)
+    if new_email == user.email or await find_user_by_email(session=session, email=new_email):
+        logger.info(
+            "User %s asked to move to an address in use", user.id, extra={"event": "email.taken"}
+        )
+        return None
+    token = await _issue_token(
+        session=session,
+        user=user,
+        purpose=AccountTokenPurpose.CHANGE_EMAIL,
+        email=new_email,
+        lifetime=timedelta(hours=settings.email_token_hours),
+    )
+    link = mailer.link("confirm-email", token=token)
+    logger.info("User %s asked to change their email", user.id, extra={"event": "email.change"})
+    return mailer.compose("confirm_email_change", to=new_email, link=link)
+
+
+async def confirm_email_change(*, session: AsyncSession, mailer: Mailer, token: str) -> Mail:
+    """Move the account to the address the token was mailed to; the notice for the old one."""
+    user, new_email = await _spend_token(
+        session=session, token=token, purpose=AccountTokenPurpose.CHANGE_EMAIL
+    )
+    # Links mailed to the old address die with it.
+    await session.exec(delete(AccountToken).where(col(AccountToken.user_id) == user.id))
+    old_email = user.email
+    user.email = new_email
+    user.email_verified = True
+    user.updated_at = utcnow()
+    await _commit_claiming_email(session)
+    logger.info("User %s changed their email", user.id, extra={"event": "email.changed"})
+    return mailer.compose("email_changed", to=old_email, new_email=new_email)

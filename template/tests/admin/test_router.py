@@ -42,7 +42,15 @@ async def test_admin_lists_users(
     emails = {item["email"] for item in body["items"]}
     assert emails == {admin.email, user.email, other_user.email}
     for item in body["items"]:
-        assert sorted(item) == ["created_at", "email", "full_name", "id", "is_active", "role"]
+        assert sorted(item) == [
+            "created_at",
+            "email",
+            "email_verified",
+            "full_name",
+            "id",
+            "is_active",
+            "role",
+        ]
 
 
 async def test_admin_pages_through_users(

@@ -75,6 +75,7 @@ async def test_register_returns_the_user_without_secrets(client: httpx.AsyncClie
         "full_name": "Ada Lovelace",
         "role": "user",
         "is_active": True,
+        "email_verified": False,
         "created_at": body["created_at"],
     }
     UUID(body["id"])
