@@ -256,8 +256,8 @@ def signed_in(project: Path, env: dict[str, str], url: str, log: Path) -> Iterat
 
 
 def seed(project: Path, env: dict[str, str], url: str, log: Path) -> None:
-    """Rows in every table, through the app: a user, a session and its refresh token, todos and
-    notes."""
+    """Rows in every table, through the app: a user, the link that verifies their email, a
+    session and its refresh token, todos and notes."""
     with signed_in(project, env, url, log) as client:
         for path, bodies in (("/todos", TODOS), ("/notes", NOTES)):
             for body in bodies:
@@ -319,6 +319,7 @@ def test_resource_changes_migrate_a_database_with_rows(
     rows = read_rows(databases.live)
     assert {table: len(found) for table, found in rows.items()} == {
         "users": 1,
+        "account_tokens": 1,  # the link that verifies Ada's email
         "auth_sessions": 1,
         "refresh_tokens": 1,
         "todos": 3,
