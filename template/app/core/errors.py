@@ -9,7 +9,7 @@ from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 class Problem(BaseModel):
     """The body of every error response; some add members, such as `errors`."""
 
-    type: str = "about:blank"
+    # Always sent; `about:blank` says that the status says it all.
+    type: str = Field(json_schema_extra={"default": "about:blank"})
     title: str
     status: int
     detail: str | None = None
@@ -229,7 +230,7 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     problems of their own logic with `problem_responses`.
     """
     _, definitions = models_json_schema(
-        [(Problem, "validation"), (ValidationProblem, "validation")], ref_template=SCHEMAS_REF
+        [(Problem, "serialization"), (ValidationProblem, "serialization")], ref_template=SCHEMAS_REF
     )
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
