@@ -53,9 +53,11 @@ PROBLEM_DESCRIPTIONS = {
     403: "The caller's role does not allow this",
     404: "No such resource, or not the caller's",
     409: "The request conflicts with the current state",
+    412: "The row changed since the version `If-Match` names; read it again",
     413: "The request body is too large",
     415: "The request body is of a type the API does not read",
     422: "The request is not valid; `errors` says where",
+    428: "`If-Match` is required (REQUIRE_IF_MATCH) and missing",
     429: "Too many requests; retry after `Retry-After` seconds",
     503: "The database is unavailable; retry later",
 }

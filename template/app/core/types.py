@@ -57,6 +57,13 @@ def _not_a_number(value: object) -> object:
     return value
 
 
+def _json_integer(value: object) -> object:
+    # JSON Schema's integer: 7, or 7.0 (a number with no fraction), never `true` or "7".
+    if isinstance(value, bool | str | bytes):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
 def _decimal_schema(schema: dict[str, Any]) -> None:
     # Pydantic documents a number or a string; the column's digits and places are the contract.
     kept: dict[str, Any] = {
@@ -94,7 +101,7 @@ FixedDecimal = Annotated[
     Field(json_schema_extra=_decimal_schema),
 ]
 # JSON's own types, taken as they come: no `false` for 0, no "1.5" for a number.
-WholeNumber = Annotated[int, Strict()]
+WholeNumber = Annotated[int, BeforeValidator(_json_integer)]
 Number = Annotated[float, Strict(), AllowInfNan(False)]
 Flag = Annotated[bool, Strict()]
 # Text to compare with or search for.
