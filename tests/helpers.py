@@ -110,6 +110,10 @@ RENDERS: dict[str, dict[str, Any]] = {
     },
 }
 
+# The `python_version` answers the template supports (its validator's list): "defaults" and the
+# other RENDERS take the lowest, and tests/test_render.py checks one render at each other one.
+PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
+
 # Variables that would silently point a rendered project at another database, key, mail server
 # or virtualenv.
 LEAKY_ENV_VARS = frozenset(

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from helpers import REPO_ROOT, clean_env, python_module, require_success, run, s
 
 # What the rendered workflow must run: the README's checks, both databases, migrations, audit.
 WORKFLOW_COMMANDS = [
+    "! git grep -nE '^(<<<<<<<|>>>>>>>)( |$)'",
     "uv run ruff check .",
     "uv run ruff format --check .",
     "uv run mypy .",
@@ -61,13 +63,19 @@ EOF"""
 COPIER_UPDATE = 'python_module("copier", "update", "--defaults", "--conflict", "inline"'
 # Each command the checked pages show, and (the test file that runs it, the code that does).
 TESTED_COMMANDS = {
-    # Word for word in bash, from a clone of this repository, until the API answers on :8000.
-    "pip install uv && uvx copier copy --defaults --vcs-ref HEAD . ../my-api && cd ../my-api"
-    " && uv run alembic upgrade head && uv run fastapi dev": (
+    # Word for word in bash, from a clone of this repository, until the API answers on :8000,
+    # on a stand-in for a fresh Debian 12; then the commit, and the template's tests started.
+    'python3 scripts/install_uv.py && export PATH="$HOME/.local/bin:$PATH" && uvx copier copy'
+    ' --defaults --vcs-ref HEAD "$PWD" ../my-api && cd ../my-api && uv run alembic upgrade head'
+    " && uv run fastapi dev": ("tests/test_fresh_install.py", "served_by(QUICK_START"),
+    'git init && git add --all && git commit -m "Render secure-fastapi-template"': (
         "tests/test_fresh_install.py",
-        "served_by(QUICK_START",
+        'run(["bash", "-c", COMMIT_PROJECT]',
     ),
-    "pip install uv && uv run pytest": (".ci/run", "uv run pytest"),
+    'python3 scripts/install_uv.py && export PATH="$HOME/.local/bin:$PATH" && uv run pytest': (
+        ".ci/run",
+        'python3 scripts/install_uv.py\nexport PATH="$HOME/.local/bin:$PATH"',
+    ),
     # The rendered README's, as it prints them, in the project the quick start made.
     "uv sync": ("tests/test_fresh_install.py", 'first_steps == ["uv sync", "uv run pytest"]'),
     "uv run pytest": ("tests/test_fresh_install.py", 'first_steps == ["uv sync", "uv run pytest"]'),
@@ -112,6 +120,11 @@ TESTED_COMMANDS = {
     "apt-get install wrk": (".ci/run", "Dpkg::Use-Pty=0 wrk"),
     "uv run python bench/run.py": ("tests/test_bench.py", BENCH),
     "uv run python bench/run.py --sqlite": ("tests/test_bench.py", '["--sqlite"]'),
+    # Briefly: 300 rows rather than 100000.
+    "uv run python bench/run.py --filtered-rows 100000": (
+        "tests/test_bench.py",
+        '"--filtered-rows",',
+    ),
     "uv run python bench/run.py --data jwt_algorithm=RS256": (
         "tests/test_bench.py",
         '"--data", "jwt_algorithm=RS256"',
@@ -247,8 +260,11 @@ def test_rendered_workflow_tests_on_both_databases(render: Callable[[str], Path]
 def test_rendered_workflow_targets_the_projects_python(render: Callable[[str], Path]) -> None:
     project = render("defaults")
 
-    python = (project / ".python-version").read_text().strip()
-    assert workflow(project)["env"]["UV_PYTHON"] == python
+    # The lowest Python the project supports; no `.python-version` pins one on the developers.
+    assert not (project / ".python-version").exists()
+    requires = tomllib.loads((project / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.11"
+    assert workflow(project)["env"]["UV_PYTHON"] == requires.removeprefix(">=")
 
 
 def test_render_has_a_changelog_that_updates_leave_alone(render: Callable[[str], Path]) -> None:

@@ -19,7 +19,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from helpers import (
+    PYTHON_VERSIONS,
     RENDERS,
+    REPO_ROOT,
     clean_env,
     explain,
     python_module,
@@ -27,6 +29,7 @@ from helpers import (
     run,
 )
 from packaging.requirements import Requirement
+from pytest_copie.plugin import Copie
 
 # Folders the tools below write into a project; nothing in them was rendered.
 TOOL_CACHES = frozenset({"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".venv"})
@@ -40,6 +43,11 @@ STATIC_CHECKS = {
     "ruff-format": ("ruff", "format", "--check", "--diff", "."),
     "mypy": ("mypy", "."),
 }
+
+
+# The answer set rendered at each newer python_version: each newer version's ruff rules include
+# the older ones', so every set meets the rules of 3.12 at least, and all of them are checked.
+NEWER_PYTHON_RENDERS = {"3.12": "domain", "3.13": "postgresql", "3.14": "all-field-types"}
 
 
 @pytest.fixture(scope="session", params=list(RENDERS))
@@ -119,6 +127,28 @@ def test_rendered_dependencies_are_installed_here(project: Path) -> None:
 @pytest.mark.parametrize("check", list(STATIC_CHECKS))
 def test_static_check_passes(project: Path, tool_env: dict[str, str], check: str) -> None:
     require_success(run(python_module(*STATIC_CHECKS[check]), cwd=project, env=tool_env))
+
+
+def test_every_supported_python_version_is_checked() -> None:
+    assert sorted(NEWER_PYTHON_RENDERS) == list(PYTHON_VERSIONS[1:])
+    lowest = PYTHON_VERSIONS[0]
+    assert all(answers.get("python_version", lowest) == lowest for answers in RENDERS.values())
+
+
+@pytest.mark.parametrize("python_version", list(NEWER_PYTHON_RENDERS))
+def test_newer_python_render_passes_static_checks(
+    copie_session: Copie, tool_env: dict[str, str], python_version: str
+) -> None:
+    """Static checks only: ruff and mypy take the target from the rendered pyproject.toml, so this
+    interpreter serves, and no Python of that version is needed."""
+    answers = {**RENDERS[NEWER_PYTHON_RENDERS[python_version]], "python_version": python_version}
+    result = copie_session.copy(extra_answers=answers, template_dir=REPO_ROOT, vcs_ref="HEAD")
+    if result.exception is not None or result.project_dir is None:
+        pytest.fail(f"rendering at {python_version} failed: {result.exception!r}")
+    pyproject = tomllib.loads((result.project_dir / "pyproject.toml").read_text())
+    assert pyproject["tool"]["mypy"]["python_version"] == python_version
+    for check in STATIC_CHECKS.values():
+        require_success(run(python_module(*check), cwd=result.project_dir, env=tool_env))
 
 
 def test_project_suite_passes(

@@ -14,6 +14,7 @@ import filecmp
 import re
 import shutil
 import sqlite3
+import tomllib
 from contextlib import closing
 from pathlib import Path
 
@@ -415,6 +416,38 @@ def test_answers_change_during_updates(
     run_suite(project, project_env, "tests/label", "tests/reports", "tests/test_health.py")
 
 
+def test_recopy_with_overwrite_reverts_edits_to_template_files(
+    template_history: Path, tmp_path: Path
+) -> None:
+    """docs/updating.md's warning: recopy --overwrite writes template files back as the
+    template has them, without a conflict; the user's own files stay, and `git diff` shows what
+    to take back."""
+    project = new_project(template_history, tmp_path / "api", "v0.1.0")
+    make_user_edits(project)
+    run_recopy(project, vcs_ref="v0.1.0", defaults=True, overwrite=True, unsafe=False, quiet=True)
+    assert conflict_leftovers(project) == []
+    assert COUNT_ROUTE not in (project / "app/todo/router.py").read_text()
+    assert USER_SETTING[0] in (project / "app/core/config.py").read_text()
+    assert (project / "tests/todo/test_count.py").read_text() == COUNT_TEST
+    assert '-@router.get("/mine/count")' in git("diff", cwd=project)
+
+
+def test_switching_the_jwt_algorithm_leaves_env_alone(
+    template_history: Path, tmp_path: Path
+) -> None:
+    """docs/updating.md: a move to a key pair keeps the now unused SECRET_KEY in .env, and
+    writes no JWT_PRIVATE_KEY there."""
+    project = new_project(template_history, tmp_path / "api", "v0.1.0")
+    env_file = (project / ".env").read_text()
+    assert "\nSECRET_KEY=" in env_file
+    update(project, ref=VcsRef.CURRENT, jwt_algorithm="RS256")
+    assert conflict_leftovers(project) == []
+    assert (project / "app/core/keys.py").is_file()
+    assert 'ALGORITHM = "RS256"' in (project / "app/core/keys.py").read_text()
+    assert (project / ".env").read_text() == env_file
+    assert "JWT_PRIVATE_KEY" not in env_file
+
+
 # --- 4. A true conflict is reported and cannot be committed ----------------------------------
 
 OUR_HEADER = '    "X-Served-By": "orders-api",\n'
@@ -488,3 +521,70 @@ def test_removing_the_last_resource_keeps_the_chain(
     with closing(sqlite3.connect(tmp_path / "live.db")) as database:
         notes = database.execute("SELECT count(*) FROM notes").fetchone()
     assert notes == (0,)
+
+
+# --- 5. Dependencies a user adds with `uv add` and dependencies a release adds -----------------
+
+# The release's new dependency, in its place in the sorted list.
+NEW_DEPENDENCY = ('    "limits>=5.0",\n', '    "orjson>=3.10",\n')
+
+
+@pytest.fixture(scope="module")
+def dependency_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The work tree as ``v0.1.0``; ``v0.2.0`` adds a dependency to the rendered project."""
+    repo = tag_work_tree(tmp_path_factory.mktemp("dependency-history"))
+    pyproject = repo / "template/pyproject.toml.jinja"
+    anchor, added = NEW_DEPENDENCY
+    assert pyproject.read_text().count(anchor) == 1, "pick another anchor for the new dependency"
+    pyproject.write_text(pyproject.read_text().replace(anchor, anchor + added))
+    commit_all(repo, "depend on orjson")
+    git("tag", "v0.2.0", cwd=repo)
+    return repo
+
+
+def uv_add(project: Path, package: str) -> None:
+    """`uv add PACKAGE` as a user runs it, less the install: the list and uv.lock change."""
+    env = clean_env(UV_PYTHON_DOWNLOADS="never")
+    require_success(run(python_module("uv", "add", "--no-sync", package), cwd=project, env=env))
+    commit_all(project, f"depend on {package}")
+
+
+def test_uv_add_and_an_update_that_adds_dependencies_merge(
+    dependency_history: Path, tmp_path: Path
+) -> None:
+    project = new_project(dependency_history, tmp_path / "api", "v0.1.0")
+    uv_add(project, "humanize")
+
+    copier_cli(project, "--vcs-ref", "v0.2.0")
+    assert conflict_leftovers(project) == []
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    names = [re.split(r"[<>=\[]", line)[0] for line in dependencies["dependencies"]]
+    assert {"humanize", "orjson"} <= set(names), names
+    assert names == sorted(names), "the list is no longer sorted: the next `uv add` appends"
+    # The stale lock takes the template's dependency as `uv sync` would, without a parse error.
+    locked = run(
+        python_module("uv", "lock"), cwd=project, env=clean_env(UV_PYTHON_DOWNLOADS="never")
+    )
+    require_success(locked)
+    assert 'name = "orjson"' in (project / "uv.lock").read_text()
+
+
+def test_a_dependency_conflict_is_named_after_the_update(
+    dependency_history: Path, tmp_path: Path
+) -> None:
+    """A package whose name neighbours the release's new one: Copier's message, and the check
+    the rendered CI runs first, name the file to fix."""
+    project = new_project(dependency_history, tmp_path / "api", "v0.1.0")
+    uv_add(project, "more-itertools")  # sorts between limits and orjson
+
+    said = copier_cli(project, "--vcs-ref", "v0.2.0")
+    assert conflict_leftovers(project) == ["pyproject.toml: conflict marker"]
+    listing = "git grep -lE '^(<<<<<<<|>>>>>>>)( |$)'"
+    assert f"\n  {listing}\n" in said, said
+    listed = run(["bash", "-c", listing], cwd=project, env=clean_env())
+    assert listed.stdout == "pyproject.toml\n", explain(listed)
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    check = workflow["jobs"]["checks"]["steps"][1]["run"]
+    refused = run(["bash", "-c", check], cwd=project, env=clean_env())
+    assert refused.returncode != 0, explain(refused)
+    assert refused.stdout.startswith("pyproject.toml:"), explain(refused)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import REPO_ROOT
 
 CopyTemplate = Callable[[Mapping[str, Any]], Path]
 
@@ -52,13 +53,19 @@ REFUSED: list[Any] = [
     pytest.param(
         {"python_version": "3.10"},
         "python_version",
-        "Type a version of the form 3.X with X at least 11",
+        "Type 3.11, 3.12, 3.13 or 3.14",
         id="python_version-3.10",
+    ),
+    pytest.param(
+        {"python_version": "3.15"},
+        "python_version",
+        "Type 3.11, 3.12, 3.13 or 3.14",
+        id="python_version-3.15",
     ),
     pytest.param(
         {"python_version": "abc"},
         "python_version",
-        "Type a version of the form 3.X with X at least 11",
+        "Type 3.11, 3.12, 3.13 or 3.14",
         id="python_version-abc",
     ),
     pytest.param(
@@ -596,3 +603,17 @@ def test_free_text_is_refused_or_rendered_intact(
         assert rendered[question] == answer
     for source in project.rglob("*.py"):
         compile(source.read_text(), str(source), "exec")
+
+
+def test_question_help_fits_an_80_column_terminal() -> None:
+    """Copier prints a question's help as written, its first line after a two-column emoji and
+    a space; a longer line runs off the edge of an 80-column terminal."""
+    questions = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())
+    too_wide = [
+        f"{name}: {line}"
+        for name, question in questions.items()
+        if isinstance(question, dict) and "help" in question
+        for number, line in enumerate(question["help"].splitlines())
+        if len(line) + (3 if number == 0 else 0) > 80
+    ]
+    assert not too_wide, "\n".join(too_wide)

@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from app.auth import service
+from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
 from app.auth.models import PasswordForgotten, RefreshRequest, Registration, Role, User
 from app.core.config import Settings
 from app.core.db import SessionDep
@@ -100,7 +101,11 @@ async def read_login_form(
     """The sign-in form, once password guessing is throttled per client address and per account."""
     limiter, address = _client(request)
     await limiter.hit(settings.login_rate_limit, "login", address)
-    await limiter.hit(settings.login_account_rate_limit, "login-account", form.username.lower())
+    # Counted under the spelling that sign-in looks up. Sign-in refuses names longer than any
+    # email unread; they count as one name, so no one makes us normalise a megabyte.
+    too_long = len(form.username) > MAX_EMAIL_LENGTH
+    account = "" if too_long else normalize_email(form.username)
+    await limiter.hit(settings.login_account_rate_limit, "login-account", account)
     return form
 
 
@@ -118,7 +123,8 @@ async def read_registration(
 ) -> Registration:
     """The sign-up, once throttled per email address."""
     limiter, _ = _client(request)
-    await limiter.hit(settings.register_account_rate_limit, "register-account", data.email.lower())
+    account = normalize_email(data.email)  # as the account will be stored
+    await limiter.hit(settings.register_account_rate_limit, "register-account", account)
     return data
 
 
@@ -162,8 +168,7 @@ async def read_password_forgotten(
 ) -> PasswordForgotten:
     """A forgotten password, once throttled per email address, whether an account has it or not."""
     limiter, _ = _client(request)
-    email = service.normalize_email(data.email)
-    await limiter.hit(settings.account_mail_account_rate_limit, "account-mail-email", email)
+    await limiter.hit(settings.account_mail_account_rate_limit, "account-mail-email", data.email)
     return data
 
 

@@ -5,17 +5,17 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-from pydantic import EmailStr, StringConstraints
+from pydantic import StringConstraints
 from sqlalchemy import Column, Enum, Index
 from sqlmodel import Field, SQLModel
 
+from app.auth.identifiers import MAX_EMAIL_LENGTH, AccountEmail
 from app.core.models import FORBID_EXTRA, RESPONSE, utcnow
 from app.core.pagination import CURSOR_LENGTH, Page, PageQuery, cursor_param, sort_param
 from app.core.types import Flag, SearchText
 
 # ASVS V6.2: at least 12 characters, long passphrases allowed, nothing trimmed or truncated.
 MAX_PASSWORD_LENGTH = 128
-MAX_EMAIL_LENGTH = 320
 Password = Annotated[str, StringConstraints(min_length=12, max_length=MAX_PASSWORD_LENGTH)]
 FullName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # The newest sessions a user sees and may end at once; older ones still end with a password change.
@@ -124,7 +124,7 @@ class Registration(SQLModel):
 
     model_config = FORBID_EXTRA
 
-    email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
+    email: AccountEmail = Field(max_length=MAX_EMAIL_LENGTH)
     password: Password
     full_name: FullName | None = None
 
@@ -157,14 +157,14 @@ class EmailChange(SQLModel):
 
     model_config = FORBID_EXTRA
 
-    new_email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
+    new_email: AccountEmail = Field(max_length=MAX_EMAIL_LENGTH)
     current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
 class PasswordForgotten(SQLModel):
     model_config = FORBID_EXTRA
 
-    email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
+    email: AccountEmail = Field(max_length=MAX_EMAIL_LENGTH)
 
 
 # A mailed token: 43 characters of URL-safe base64 (32 random bytes); room to spare, no more.

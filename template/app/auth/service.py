@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
 from app.auth.models import (
-    MAX_EMAIL_LENGTH,
     MAX_LISTED_SESSIONS,
     MAX_PASSWORD_LENGTH,
     AccountToken,
@@ -52,10 +52,6 @@ logger = logging.getLogger(__name__)
 SIGN_IN_FAILED = "Incorrect email or password"
 EMAIL_TAKEN = "An account with this email already exists."
 INVALID_LINK = "This link is invalid, used or expired; ask for a new one."
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 async def find_user_by_email(*, session: AsyncSession, email: str) -> User | None:
@@ -283,6 +279,8 @@ async def change_password(
     data: PasswordChange,
 ) -> None:
     """Set a new password and end every other session of the user."""
+    # The current password first: a stolen access token gets no strength estimates (nor their CPU).
+    await _confirm_password(user, data.current_password)
     await check_password(
         data.new_password,
         field="new_password",
@@ -290,7 +288,6 @@ async def change_password(
         email=user.email,
         full_name=user.full_name,
     )
-    await _confirm_password(user, data.current_password)
     user.password_hash = await hash_password(data.new_password)
     user.updated_at = utcnow()
     others = (col(AuthSession.user_id) == user.id) & (col(AuthSession.id) != current_session_id)
@@ -549,7 +546,7 @@ async def email_change_mail(
     """After the password, the mail that confirms `new_email` from that address. None (and the
     same answer) when another account has the address: the answer never says whose it is."""
     await _confirm_password(user, data.current_password)
-    new_email = normalize_email(data.new_email)
+    new_email = data.new_email  # normalised as it was read
     if new_email == user.email or await find_user_by_email(session=session, email=new_email):
         logger.info(
             "User %s asked to move to an address in use", user.id, extra={"event": "email.taken"}

@@ -15,6 +15,9 @@ mail while it handles the request and sends it after the response:
 The templates live in app/mail_templates, one folder per mail; they are the project's own.
 """
 
+# `Settings` is imported for type checking only (app.core.config imports this module).
+from __future__ import annotations
+
 import asyncio
 import logging
 from dataclasses import dataclass
@@ -234,7 +237,7 @@ class Mailer:
         return message
 
 
-def create_mailer(settings: "Settings") -> Mailer:
+def create_mailer(settings: Settings) -> Mailer:
     transport: Transport | None = None
     if settings.mail_enabled:
         url = settings.smtp_url.get_secret_value()

@@ -2,11 +2,14 @@
 
 import io
 import secrets
+from typing import Any
 
 import httpx
 import pytest
+from zxcvbn import matching
 
 from app import cli
+from app.auth import passwords
 from app.auth.passwords import ANALYSED_LENGTH
 from app.core.config import Settings
 from app.core.errors import FieldError
@@ -28,8 +31,8 @@ TOO_WEAK = "This password is too easy to guess."
 
 GUESSABLE = pytest.mark.parametrize(
     "password",
-    ["password123456", "qwertyuiop123", "ada@example.com!", "zxcvbnm,./as"],
-    ids=["common", "common-walk", "from-the-email", "keyboard-walk"],
+    ["password123456", "qwertyuiop123", "ada@example.com!", "zxcvbnm,./as", "P@$$w0rd!2345"],
+    ids=["common", "common-walk", "from-the-email", "keyboard-walk", "l33t-common"],
 )
 
 
@@ -143,3 +146,62 @@ async def test_a_long_password_is_judged_by_its_start(
         assert (await login(client, EMAIL, password)).status_code == 200
     else:
         assert_too_weak(r, "password", password)
+
+
+# Built to make zxcvbn slow: many distinct l33t characters, repeated. Unbounded, the first two
+# cost ~2 s of CPU each, and checks run one at a time; the last three are the costliest texts
+# that the bound lets zxcvbn read.
+SLOW_TO_JUDGE = {
+    "l33t-128": ("4@8({[<369!|17105$+%2" * 7)[:128],
+    "l33t-64": ("4@8({[<369!|17105$+%2" * 4)[:64],
+    "l33t-at-the-start": "<+(|!$@[1574" + "x" * 52,
+    "six-l33t-repeated": "+1157|s$+157|e$+157|s$+157|e$+15" * 4,
+    "six-l33t-period": ("$+157|" * 22)[:128],
+}
+# zxcvbn's work is its dictionary search of every substring, once per reading of the l33t
+# characters. The costliest text above searches ~22,000 substrings (~30 ms); the first two
+# searched 1.7 million before the bound.
+MAX_SUBSTRINGS_SEARCHED = 30_000
+
+
+@pytest.mark.parametrize("password", SLOW_TO_JUDGE.values(), ids=SLOW_TO_JUDGE.keys())
+async def test_the_strength_check_does_bounded_work(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    """Counted in substrings rather than timed, so a busy machine cannot fail it."""
+    searched: list[int] = []
+    search = matching.dictionary_match
+
+    def counting_search(text: str, *args: Any, **kwargs: Any) -> Any:
+        searched.append(len(text) * (len(text) + 1) // 2)
+        return search(text, *args, **kwargs)
+
+    monkeypatch.setattr(matching, "dictionary_match", counting_search)
+
+    r = await client.post(REGISTER, json={"email": EMAIL, "password": password})
+
+    assert r.status_code in (201, 422), r.text
+    assert 0 < sum(searched) <= MAX_SUBSTRINGS_SEARCHED
+
+
+@pytest.mark.parametrize(
+    "new_password", ["password123456", SLOW_TO_JUDGE["l33t-64"]], ids=["weak", "slow-to-judge"]
+)
+async def test_a_password_change_checks_the_current_password_first(
+    client: httpx.AsyncClient, user: Account, monkeypatch: pytest.MonkeyPatch, new_password: str
+) -> None:
+    """A stolen access token gets no strength estimates, and spends no CPU on them."""
+    judged: list[str] = []
+    estimate = passwords.estimate_strength
+
+    def judging(password: str, user_inputs: list[str]) -> passwords.Strength:
+        judged.append(password)
+        return estimate(password, user_inputs)
+
+    monkeypatch.setattr(passwords, "estimate_strength", judging)
+    change = {"current_password": "not my password", "new_password": new_password}
+
+    r = await client.post(PASSWORD_URL, json=change, headers=user.headers)
+
+    assert_problem(r, 400, "The current password is incorrect.")
+    assert judged == []
