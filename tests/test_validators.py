@@ -295,6 +295,26 @@ REFUSED: list[Any] = [
         id="resources-reference-cycle",
     ),
     pytest.param(
+        {
+            "resources": {
+                "project": {"name": "str"},
+                "task": {"project": "project"},
+                "project_task": {"title": "str"},
+            }
+        },
+        "resources",
+        'resource "project_task" would name a route function list_project_tasks, as resource '
+        '"project" does; rename the resource or the reference field',
+        id="resources-route-name-clash",
+    ),
+    pytest.param(
+        {"resources": {"my_session": {"title": "str"}}},
+        "resources",
+        'resource "my_session" would name a route function list_my_sessions, as the generated '
+        "app does",
+        id="resources-route-name-of-the-app",
+    ),
+    pytest.param(
         {"resources": "{project: {name: str}, task: {project: project, project_id: uuid}}"},
         "resources",
         'field "task.project_id" and field "task.project" both take the name "project_id" '

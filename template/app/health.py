@@ -1,7 +1,7 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
 from app.core.db import SessionDep
@@ -11,6 +11,8 @@ router = APIRouter(prefix="/health", tags=["health"])
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     status: str = "ok"
 
 

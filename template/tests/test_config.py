@@ -91,6 +91,22 @@ async def test_cors_allows_only_the_listed_origins(database_url: str) -> None:
     assert "access-control-allow-origin" not in refused.headers
 
 
+async def test_cors_lets_a_browser_client_make_conditional_requests(database_url: str) -> None:
+    settings = make_settings(database_url, cors_origins=["https://app.example.com"])
+    origin = {"Origin": "https://app.example.com"}
+    preflight = {
+        **origin,
+        "Access-Control-Request-Method": "PATCH",
+        "Access-Control-Request-Headers": "if-match, if-none-match",
+    }
+    async with running_app(settings) as app, client_for(app) as client:
+        allowed = await client.options("/api/v1/auth/login", headers=preflight)
+        answer = await client.get("/health/live", headers=origin)
+
+    assert allowed.status_code == 200, allowed.text
+    assert "etag" in answer.headers["access-control-expose-headers"].lower()
+
+
 async def test_no_cors_unless_configured(client: httpx.AsyncClient) -> None:
     r = await client.get("/health/live", headers={"Origin": "https://app.example.com"})
 

@@ -10,9 +10,9 @@ from sqlalchemy import Column, Enum, Index
 from sqlmodel import Field, SQLModel
 
 from app.auth.identifiers import MAX_EMAIL_LENGTH, AccountEmail
-from app.core.models import FORBID_EXTRA, utcnow
-from app.core.pagination import CURSOR_LENGTH, Page, PageQuery, cursor_param
-from app.core.types import SearchText
+from app.core.models import FORBID_EXTRA, RESPONSE, utcnow
+from app.core.pagination import CURSOR_LENGTH, Page, PageQuery, cursor_param, sort_param
+from app.core.types import Flag, SearchText
 
 # ASVS V6.2: at least 12 characters, long passphrases allowed, nothing trimmed or truncated.
 MAX_PASSWORD_LENGTH = 128
@@ -132,6 +132,8 @@ class Registration(SQLModel):
 class UserPublic(SQLModel):
     """A user as the API shows it: never the password hash."""
 
+    model_config = RESPONSE
+
     id: UUID
     email: str
     full_name: str | None
@@ -194,6 +196,8 @@ class PasswordChange(SQLModel):
 class SessionPublic(SQLModel):
     """A live sign-in session of the caller; `current` is the one of this request's token."""
 
+    model_config = RESPONSE
+
     id: UUID
     created_at: datetime
     expires_at: datetime
@@ -215,7 +219,7 @@ class UserAdminUpdate(SQLModel):
     model_config = FORBID_EXTRA
 
     role: Role = Field(default=None)
-    is_active: bool = Field(default=None)
+    is_active: Flag = Field(default=None)
 
 
 class RefreshRequest(SQLModel):
@@ -226,6 +230,8 @@ class RefreshRequest(SQLModel):
 
 class TokenPair(SQLModel):
     """The OAuth2 token response, with the refresh token that renews it."""
+
+    model_config = RESPONSE
 
     access_token: str
     token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
@@ -248,7 +254,7 @@ class UserQuery(PageQuery):
 
     searched = ("email",)
 
-    sort: UserSort = "-created_at"
+    sort: UserSort = sort_param(UserSort, "-created_at")
     # Room for a cursor of the longest email: a character is at most 6 bytes of JSON (\u001f), so
     # 8 of base64.
     cursor: str | None = cursor_param(CURSOR_LENGTH + 8 * MAX_EMAIL_LENGTH)

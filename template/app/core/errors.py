@@ -9,7 +9,7 @@ from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 class Problem(BaseModel):
     """The body of every error response; some add members, such as `errors`."""
 
-    type: str = "about:blank"
+    # Always sent; `about:blank` says that the status says it all.
+    type: str = Field(json_schema_extra={"default": "about:blank"})
     title: str
     status: int
     detail: str | None = None
@@ -52,9 +53,11 @@ PROBLEM_DESCRIPTIONS = {
     403: "The caller's role does not allow this",
     404: "No such resource, or not the caller's",
     409: "The request conflicts with the current state",
+    412: "The row changed since the version `If-Match` names; read it again",
     413: "The request body is too large",
     415: "The request body is of a type the API does not read",
     422: "The request is not valid; `errors` says where",
+    428: "`If-Match` is required (REQUIRE_IF_MATCH) and missing",
     429: "Too many requests; retry after `Retry-After` seconds",
     503: "The database is unavailable; retry later",
 }
@@ -229,7 +232,7 @@ def _document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     problems of their own logic with `problem_responses`.
     """
     _, definitions = models_json_schema(
-        [(Problem, "validation"), (ValidationProblem, "validation")], ref_template=SCHEMAS_REF
+        [(Problem, "serialization"), (ValidationProblem, "serialization")], ref_template=SCHEMAS_REF
     )
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):

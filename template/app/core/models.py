@@ -14,6 +14,10 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+# Response models: a field with a default is in every answer all the same, so the OpenAPI
+# document marks it required and a generated client reads it without a None check.
+RESPONSE = SQLModel.model_config | {"json_schema_serialization_defaults_required": True}
+
 # Request bodies refuse fields they do not declare (no mass assignment) instead of ignoring them.
 FORBID_EXTRA = SQLModel.model_config | {"extra": "forbid"}
 
