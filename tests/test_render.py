@@ -153,14 +153,20 @@ def test_newer_python_render_passes_static_checks(
 
 # Each render's suite on each database, but where it would repeat another suite (CI time): the
 # domain answers differ from the defaults only in their resources, so only its resources' tests
-# run, and the postgresql render, whose database URL is PostgreSQL, runs on PostgreSQL only.
+# and the OpenAPI document's run, and the postgresql render, whose database URL is PostgreSQL,
+# runs on PostgreSQL only.
 SUITES = [
     (name, backend)
     for name in RENDERS
     for backend in ("sqlite", "postgresql")
     if (name, backend) != ("postgresql", "sqlite")
 ]
-ONLY = {"domain": sorted(f"tests/{resource}" for resource in RENDERS["domain"]["resources"])}
+ONLY = {
+    "domain": [
+        "tests/test_openapi.py",
+        *sorted(f"tests/{resource}" for resource in RENDERS["domain"]["resources"]),
+    ]
+}
 
 
 @pytest.mark.parametrize(("project", "database"), SUITES, indirect=True)
