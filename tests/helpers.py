@@ -201,6 +201,13 @@ def temporary_postgres_database(server_url: str) -> Iterator[str]:
     name = f"tpl_test_{secrets.token_hex(6)}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with dropped_afterwards(server_url, name) as url:
+        yield url
+
+
+@contextmanager
+def dropped_afterwards(server_url: str, name: str) -> Iterator[str]:
+    """The URL of database ``name`` on the server of ``server_url``; drops it if it was made."""
     try:
         yield urlsplit(server_url)._replace(path=f"/{name}").geturl()
     finally:

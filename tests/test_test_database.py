@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
-from helpers import clean_env, explain, python_module, run
+from helpers import clean_env, dropped_afterwards, explain, python_module, run
 from psycopg import sql
 
 # One quick test file of the rendered suite: enough to open the test database.
@@ -23,17 +22,6 @@ def rendered_suite(project: Path, database_url: str) -> tuple[int, str]:
     command = python_module("pytest", "-q", "-p", "no:copie", SOME_TESTS)
     result = run(command, cwd=project, env=env)
     return result.returncode, explain(result)
-
-
-@contextmanager
-def dropped_afterwards(server_url: str, name: str) -> Iterator[str]:
-    """The URL of database ``name`` on the server of ``server_url``; drops it if it was made."""
-    try:
-        yield urlsplit(server_url)._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-            admin.execute(drop.format(sql.Identifier(name)))
 
 
 def database_exists(server_url: str, name: str) -> bool:

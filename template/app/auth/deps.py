@@ -75,8 +75,8 @@ VerifiedUser = Annotated[User, Depends(require_verified)]
 
 async def verified_if_required(settings: SettingsDep, user: CurrentUser) -> None:
     """The resource routes' check: a verified email, where REQUIRE_VERIFIED_EMAIL asks for one."""
-    if settings.require_verified_email and not user.email_verified:
-        raise ForbiddenError(UNVERIFIED)
+    if settings.require_verified_email:
+        await require_verified(user)
 
 
 def _client(request: Request) -> tuple[RateLimiter, str]:

@@ -281,15 +281,7 @@ async def change_password(
     """Set a new password and end every other session of the user."""
     # The current password first: a stolen access token gets no strength estimates (nor their CPU).
     await _confirm_password(user, data.current_password)
-    await check_password(
-        data.new_password,
-        field="new_password",
-        min_score=settings.password_min_score,
-        email=user.email,
-        full_name=user.full_name,
-    )
-    user.password_hash = await hash_password(data.new_password)
-    user.updated_at = utcnow()
+    await _set_password(settings=settings, user=user, password=data.new_password)
     others = (col(AuthSession.user_id) == user.id) & (col(AuthSession.id) != current_session_id)
     await _revoke_sessions(session=session, where=others, now=utcnow())
     await _forget_resets(session=session, user=user)
@@ -299,6 +291,19 @@ async def change_password(
         user.id,
         extra={"event": "password.changed"},
     )
+
+
+async def _set_password(*, settings: Settings, user: User, password: str) -> None:
+    """Give `user` a new password, once the policy accepts it (a 422 on `new_password`)."""
+    await check_password(
+        password,
+        field="new_password",
+        min_score=settings.password_min_score,
+        email=user.email,
+        full_name=user.full_name,
+    )
+    user.password_hash = await hash_password(password)
+    user.updated_at = utcnow()
 
 
 async def _confirm_password(user: User, password: str) -> None:
@@ -493,15 +498,7 @@ async def reset_password(*, session: AsyncSession, settings: Settings, data: Pas
     )
     if email != user.email:  # mailed to an address the account has left
         raise AppError(INVALID_LINK)
-    await check_password(
-        data.new_password,
-        field="new_password",
-        min_score=settings.password_min_score,
-        email=user.email,
-        full_name=user.full_name,
-    )
-    user.password_hash = await hash_password(data.new_password)
-    user.updated_at = utcnow()
+    await _set_password(settings=settings, user=user, password=data.new_password)
     await _revoke_sessions(session=session, where=col(AuthSession.user_id) == user.id, now=utcnow())
     await session.commit()
     logger.info(
