@@ -22,6 +22,7 @@ from helpers import REPO_ROOT, clean_env, python_module, require_success, run, s
 
 FORM = "application/x-www-form-urlencoded"
 CONFIG = REPO_ROOT / "tests" / "schemathesis.toml"
+HOOKS = REPO_ROOT / "tests" / "schemathesis_hooks.py"
 # "all-field-types" has every field type, so it runs on both databases; "defaults" adds little.
 FUZZED = [
     ("all-field-types", "sqlite"),
@@ -93,7 +94,9 @@ def test_every_answer_matches_the_openapi_document(
                 f"{base_url}/openapi.json",
                 *options,
             )
-            result = run(command, cwd=tmp_path, env={**clean_env(), "API_TOKEN": token})
+            result = run(
+                command, cwd=tmp_path, env=clean_env(API_TOKEN=token, SCHEMATHESIS_HOOKS=str(HOOKS))
+            )
             require_success(result)
 
         # Neither password reaches schemathesis, so no call it makes can end the session it runs
