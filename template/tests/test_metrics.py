@@ -29,7 +29,7 @@ from tests.helpers import (
 
 TOKEN = "a-scraper-token-of-at-least-32-characters"
 RESOURCE, RESOURCE_URL = next(iter(factories.PATHS.items()))
-ROW_ROUTE = f"{RESOURCE_URL}/{{{RESOURCE}_id}}"
+ROW_ROUTE = RESOURCE_URL + "/{" + RESOURCE + "_id}"  # the route of one row
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.helpers import PASSWORD, Account, client_for, make_settings, running_
 
 COLLECTOR = "http://collector.invalid:4318"
 RESOURCE, RESOURCE_URL = next(iter(factories.PATHS.items()))
-ROW_ROUTE = f"{RESOURCE_URL}/{{{RESOURCE}_id}}"
+ROW_ROUTE = RESOURCE_URL + "/{" + RESOURCE + "_id}"  # the route of one row
 
 
 @pytest.fixture

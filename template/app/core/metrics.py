@@ -68,7 +68,7 @@ RATE_LIMITED = Counter(
 def full_template(scope: Scope, route: BaseRoute) -> str:
     """The path template of the matched `route` from the app's root, "/api/v1/todos/{todo_id}":
     the route of an included router may know only its own part, "/todos/{todo_id}"."""
-    placeholders = {name: f"{{{name}}}" for name in scope.get("path_params", {})}
+    placeholders = {name: "{" + name + "}" for name in scope.get("path_params", {})}
     try:
         return str(scope["app"].url_path_for(getattr(route, "name", ""), **placeholders))
     except (NoMatchFound, ValueError):  # a nameless route, or a typed path parameter
