@@ -31,8 +31,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.config import Settings
 from app.core.errors import AuthenticationError
 
-# Labels take these methods as sent and any other as "OTHER", and a request that matched no
-# route as "unmatched": a label never holds what a client made up, so series stay few.
+# Labels take these methods as sent and any other as "OTHER", and a request that no route
+# answered (a 404, a mounted app's file) as "unmatched": a label never holds what a client made
+# up, so series stay few.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
 REQUEST_LABELS = ("method", "route", "status")
