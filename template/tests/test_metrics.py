@@ -159,14 +159,17 @@ async def test_metrics_stay_out_of_the_api_document(client: httpx.AsyncClient) -
 
 async def test_production_serves_metrics_to_the_token_only(database_url: str) -> None:
     settings = production_settings(database_url, metrics_enabled=True, metrics_token=TOKEN)
+    refused = {"method": "GET", "route": "/metrics", "status": "401"}
     async with running_app(settings) as app, client_for(app) as client:
+        before = await scrape(client, **bearer(TOKEN))
         anonymous = await client.get("/metrics")
         wrong = await client.get("/metrics", headers=bearer(TOKEN[:-1]))
-        scraped = await scrape(client, **bearer(TOKEN))
+        after = await scrape(client, **bearer(TOKEN))
 
     assert_unauthorized(anonymous)
     assert_unauthorized(wrong)
-    assert value(scraped, "http_requests_in_flight") == 1
+    name = "http_requests_total"
+    assert value(after, name, **refused) == value(before, name, **refused) + 2
 
 
 @pytest.mark.parametrize("token", ["", "too-short"])
