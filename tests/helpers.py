@@ -114,8 +114,8 @@ RENDERS: dict[str, dict[str, Any]] = {
 # other RENDERS take the lowest, and tests/test_render.py checks one render at each other one.
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
 
-# Variables that would silently point a rendered project at another database, key, mail server
-# or virtualenv.
+# Variables that would silently point a rendered project at another database, key, mail server,
+# metrics directory, trace collector or virtualenv.
 LEAKY_ENV_VARS = frozenset(
     {
         "DATABASE_URL",
@@ -128,6 +128,11 @@ LEAKY_ENV_VARS = frozenset(
         "FIELD_ENCRYPTION_KEYS",
         "SMTP_URL",
         "MAIL_ENABLED",
+        "METRICS_ENABLED",
+        "METRICS_TOKEN",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         "ENVIRONMENT",
         "VIRTUAL_ENV",
         "UV_PROJECT_ENVIRONMENT",

@@ -37,6 +37,7 @@ from app.auth.passwords import check_password
 from app.core.config import Settings
 from app.core.errors import AppError, AuthenticationError, ConflictError, NotFoundError
 from app.core.mail import Mail, Mailer
+from app.core.metrics import REFRESH_TOKEN_REUSE, SIGN_INS_FAILED, SIGN_INS_SUCCEEDED
 from app.core.models import utcnow
 from app.core.pagination import Page, paginate
 from app.core.security import (
@@ -101,16 +102,19 @@ async def authenticate(*, session: AsyncSession, email: str, password: str) -> U
     """The same failure, in about the same time, for an unknown, disabled or wrong-password user."""
     if len(password) > MAX_PASSWORD_LENGTH or len(email) > MAX_EMAIL_LENGTH:
         # No such account can exist; refuse before hashing megabytes of attacker input.
+        SIGN_INS_FAILED.inc()
         raise AuthenticationError(SIGN_IN_FAILED)
     user = await find_user_by_email(session=session, email=email)
     matches, upgraded_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not matches or not user.is_active:
         logger.info("Sign-in failed", extra={"event": "login.failed"})
+        SIGN_INS_FAILED.inc()
         raise AuthenticationError(SIGN_IN_FAILED)
     if upgraded_hash:
         user.password_hash = upgraded_hash
         await session.commit()
     logger.info("Sign-in succeeded for user %s", user.id, extra={"event": "login.succeeded"})
+    SIGN_INS_SUCCEEDED.inc()
     return user
 
 
@@ -190,6 +194,7 @@ async def rotate_refresh_token(
             claims.sid,
             extra={"event": "refresh.reused"},
         )
+        REFRESH_TOKEN_REUSE.inc()
         raise AuthenticationError
     auth_session = await _live_session(session=session, session_id=claims.sid, now=now)
     if auth_session is None:

@@ -10,6 +10,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 
 from app.core.errors import RateLimitedError
+from app.core.metrics import RATE_LIMITED
 
 
 class RateLimiter:
@@ -31,11 +32,15 @@ class RateLimiter:
             )
         self._limiter = MovingWindowRateLimiter(storage)
 
-    async def hit(self, limit: str, *key: str) -> None:
-        """Count one hit of `limit` (e.g. "10/minute") for `key`; raise RateLimitedError if over."""
+    async def hit(self, limit: str, name: str, *key: str) -> None:
+        """Count one hit of `limit` (e.g. "10/minute") for `key`; raise RateLimitedError if over.
+
+        `name` says what is limited ("login"): a fixed word, as it labels the refusals metric.
+        """
         item: RateLimitItem = parse(limit)
-        if not await self._limiter.hit(item, *key):
-            window = await self._limiter.get_window_stats(item, *key)
+        if not await self._limiter.hit(item, name, *key):
+            RATE_LIMITED.labels(limit=name).inc()
+            window = await self._limiter.get_window_stats(item, name, *key)
             raise RateLimitedError(retry_after=max(1, math.ceil(window.reset_time - time.time())))
 
     async def aclose(self) -> None:
