@@ -232,6 +232,18 @@ async def test_a_lockout_is_audited_once_and_only_for_an_account(
         ]
 
 
+async def test_a_long_address_is_cut_to_the_column_not_refused(
+    app: FastAPI, client: httpx.AsyncClient, admin: Account, user: Account
+) -> None:
+    address = "2001:db8::" + "f" * 100  # what a trusted proxy says is taken as it is
+    headers = {**admin.headers, "X-Forwarded-For": address}
+
+    r = await client.patch(f"{USERS}/{user.id}", json={"role": "admin"}, headers=headers)
+
+    assert r.status_code == 200, r.text
+    assert [row[3] for row in await audit_rows(app)] == [address[:64]]
+
+
 # --- All or nothing ---------------------------------------------------------------------------
 
 
