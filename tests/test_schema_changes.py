@@ -257,12 +257,17 @@ def signed_in(project: Path, env: dict[str, str], url: str, log: Path) -> Iterat
 
 def seed(project: Path, env: dict[str, str], url: str, log: Path) -> None:
     """Rows in every table, through the app: a user, the link that verifies their email, a
-    session and its refresh token, todos and notes."""
+    session and its refresh token, todos and notes, and the audit row of ending that session."""
     with signed_in(project, env, url, log) as client:
         for path, bodies in (("/todos", TODOS), ("/notes", NOTES)):
             for body in bodies:
                 r = client.post(path, json=body)
                 assert r.status_code == 201, r.text
+        r = client.get("/users/me/sessions")
+        assert r.status_code == 200, r.text
+        ending = {"current_password": PASSWORD, "session_ids": [r.json()[0]["id"]]}
+        r = client.post("/users/me/sessions/end", json=ending)
+        assert r.status_code == 204, r.text
 
 
 def served_todos(project: Path, env: dict[str, str], url: str, log: Path) -> list[dict[str, Any]]:
@@ -322,6 +327,7 @@ def test_resource_changes_migrate_a_database_with_rows(
         "account_tokens": 1,  # the link that verifies Ada's email
         "auth_sessions": 1,
         "refresh_tokens": 1,
+        "audit_events": 1,  # Ada ending the session she seeded with
         "todos": 3,
         "notes": 2,
     }
@@ -591,6 +597,7 @@ def test_a_longer_encrypted_field_is_recorded_without_a_revision(
     )
 
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    assert answers["schema_history"] == [*before, {"vault": {"pin": "encrypted(50)"}}, "auth_0002"]
+    pin = {"vault": {"pin": "encrypted(50)"}}
+    assert answers["schema_history"] == [*before, pin, "auth_0002", "auth_0003"]
     revisions = sorted(path.name for path in (project / "migrations/versions").glob("*.py"))
-    assert revisions == ["auth_0001.py", "auth_0002.py", "vault_0001.py"]
+    assert revisions == ["auth_0001.py", "auth_0002.py", "auth_0003.py", "vault_0001.py"]

@@ -55,16 +55,20 @@ TEMPLATE_CHANGE = (
     ),
     # A template-owned table changes: the model, and a revision the template owns.
     ("template/app/auth/models.py", "    is_active: bool = True\n", NEW_COLUMN),
-    ("includes/schema.jinja", "{%- set TEMPLATE_REVISIONS = ['auth_0002'", ", 'auth_0003'"),
+    (
+        "includes/schema.jinja",
+        "{%- set TEMPLATE_REVISIONS = ['auth_0002', 'auth_0003'",
+        ", 'auth_0004'",
+    ),
     (f"template/{MAIL_TEMPLATE}", "{{ link }}\n", "\nA line of the template's v0.2.0.\n"),
 )
 # The template's revision for NEW_COLUMN, placed after whatever revision a project is at.
 NEW_REVISION = (
-    "template/migrations/versions/auth_0003.py.jinja",
+    "template/migrations/versions/auth_0004.py.jinja",
     '''"""Remember when each user was last seen.
 
-Revision ID: auth_0003
-Revises: {{ revision_parents.auth_0003 }}
+Revision ID: auth_0004
+Revises: {{ revision_parents.auth_0004 }}
 """
 
 from collections.abc import Sequence
@@ -72,8 +76,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "auth_0003"
-down_revision: str | None = "{{ revision_parents.auth_0003 }}"
+revision: str = "auth_0004"
+down_revision: str | None = "{{ revision_parents.auth_0004 }}"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -220,7 +224,7 @@ def test_update_keeps_edits_and_brings_the_change(updated_project: Path) -> None
         ".copier-answers.yml",
         "app/auth/models.py",
         "app/core/middleware.py",
-        "migrations/versions/auth_0003.py",
+        "migrations/versions/auth_0004.py",
         "tests/test_errors.py",
     }
     # `git diff`, as the docs say to read the update, shows the template's new line.
@@ -229,9 +233,9 @@ def test_update_keeps_edits_and_brings_the_change(updated_project: Path) -> None
 
 def test_the_templates_revision_follows_the_projects_head(updated_project: Path) -> None:
     """The template's new revision goes after the revisions the project had, not before them."""
-    revision = (updated_project / "migrations/versions/auth_0003.py").read_text()
-    assert 'down_revision: str | None = "auth_0002"' in revision
-    assert "- auth_0003\n" in (updated_project / ".copier-answers.yml").read_text()
+    revision = (updated_project / "migrations/versions/auth_0004.py").read_text()
+    assert 'down_revision: str | None = "auth_0003"' in revision
+    assert "- auth_0004\n" in (updated_project / ".copier-answers.yml").read_text()
 
 
 def test_updated_project_passes_its_suite_and_migrates(
@@ -371,7 +375,7 @@ def test_answers_change_during_updates(
     changes = tmp_path / "changes.yml"
     changes.write_text(yaml.safe_dump({"resources": {**TWO, "label": SHORT}}))
     said = copier_cli(project, "--data-file", str(changes), "--data", "access_token_minutes=5")
-    assert "migrations/versions has resources_0002, auth_0003" in said, said
+    assert "migrations/versions has resources_0002, auth_0004" in said, said
     assert "_commit: v0.2.0" in (project / ".copier-answers.yml").read_text()
     assert conflict_leftovers(project) == []
     for pattern in RESOURCE_FILES:
@@ -382,15 +386,15 @@ def test_answers_change_during_updates(
         'op.create_table(\n        "labels",'
         in (project / "migrations/versions/resources_0002.py").read_text()
     )
-    assert down_revision(project, "resources_0002") == "auth_0002"
+    assert down_revision(project, "resources_0002") == "auth_0003"
     assert "default=5, ge=1, le=60" in (project / "app/core/config.py").read_text()
     assert "access_token_minutes: 5" in (project / ".copier-answers.yml").read_text()
     # app/api.py took the new router without a conflict; our registry is as we left it.
     assert "app.label.router.router" in (project / "app/api.py").read_text()
     assert (project / "app/extensions.py").read_text() == ours
-    # The team's revision and the template's new ones both follow auth_0002: Alembic needs a
+    # The team's revision and the template's new ones both follow auth_0003: Alembic needs a
     # merge revision, as docs/updating.md says.
-    assert heads(project, project_env, live) == {"seed_data (head)", "auth_0003 (head)"}
+    assert heads(project, project_env, live) == {"seed_data (head)", "auth_0004 (head)"}
     alembic(project, project_env, live, "merge", "heads", "--rev-id", "merge_1", "-m", "merge")
     migrate_and_check(project, project_env, live)
     commit_all(project, "add the label resource, 5-minute access tokens")
@@ -404,7 +408,7 @@ def test_answers_change_during_updates(
     assert (project / "migrations/versions/note_0001.py").read_bytes() == shipped[
         project / "migrations/versions/note_0001.py"
     ]
-    assert down_revision(project, "resources_0003") == "auth_0003"
+    assert down_revision(project, "resources_0003") == "auth_0004"
     dropping = (project / "migrations/versions/resources_0003.py").read_text()
     assert 'op.drop_table("notes")' in dropping
     assert heads(project, project_env, live) == {"merge_1 (head)", "resources_0003 (head)"}

@@ -150,6 +150,12 @@ REFUSED: list[Any] = [
         id="resources-reserved-name",
     ),
     pytest.param(
+        {"resources": "audit_event: {name: str}"},
+        "resources",
+        'resource name "audit_event" is used by the generated app',
+        id="resources-reserved-audit-table",
+    ),
+    pytest.param(
         {"resources": "i: {title: str}"},
         "resources",
         'resource name "i" has the plural "is", a Python keyword; choose another name',

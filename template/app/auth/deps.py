@@ -10,7 +10,7 @@ from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
 from app.auth.models import PasswordForgotten, RefreshRequest, Registration, Role, User
 from app.core.config import Settings
 from app.core.db import SessionDep
-from app.core.errors import AuthenticationError, ForbiddenError
+from app.core.errors import AuthenticationError, ForbiddenError, RateLimitedError
 from app.core.rate_limit import RateLimiter
 from app.core.security import TokenClaims, decode_token
 
@@ -79,9 +79,17 @@ async def verified_if_required(settings: SettingsDep, user: CurrentUser) -> None
         await require_verified(user)
 
 
+async def get_client_address(request: Request) -> str | None:
+    """The caller's address: the connecting peer, or the client that a proxy listed in
+    TRUSTED_PROXIES names in X-Forwarded-For (never a header from anyone else)."""
+    return request.client.host if request.client else None
+
+
+ClientAddress = Annotated[str | None, Depends(get_client_address)]
+
+
 def _client(request: Request) -> tuple[RateLimiter, str]:
-    """The limiter and the caller's address: the connecting peer, or the client that a proxy
-    listed in TRUSTED_PROXIES names in X-Forwarded-For (never a header from anyone else)."""
+    """The limiter and the caller's address, which the per-client limits count by."""
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter, request.client.host if request.client else "unknown"
 
@@ -96,16 +104,30 @@ async def limit_reauthentication(
 
 
 async def read_login_form(
-    request: Request, settings: SettingsDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> OAuth2PasswordRequestForm:
-    """The sign-in form, once password guessing is throttled per client address and per account."""
+    """The sign-in form, once password guessing is throttled per client address and per account.
+    An account's first refused sign-in in a window of its limit is audited as a lock-out."""
     limiter, address = _client(request)
     await limiter.hit(settings.login_rate_limit, "login", address)
     # Counted under the spelling that sign-in looks up. Sign-in refuses names longer than any
     # email unread; they count as one name, so no one makes us normalise a megabyte.
     too_long = len(form.username) > MAX_EMAIL_LENGTH
     account = "" if too_long else normalize_email(form.username)
-    await limiter.hit(settings.login_account_rate_limit, "login-account", account)
+    limit = settings.login_account_rate_limit
+    try:
+        await limiter.hit(limit, "login-account", account)
+    except RateLimitedError:
+        # Once per window, not per refused guess, so guessing on cannot flood the log.
+        if account and await limiter.first_refusal(limit, "login-account", account):
+            client_address = await get_client_address(request)
+            await service.record_lockout(
+                session=session, email=account, client_address=client_address
+            )
+        raise
     return form
 
 

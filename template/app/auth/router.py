@@ -9,6 +9,7 @@ from app.auth import service
 from app.auth.deps import (
     AccessClaims,
     AdminUser,
+    ClientAddress,
     CurrentUser,
     LoginForm,
     PasswordForgottenData,
@@ -78,10 +79,15 @@ async def login(session: SessionDep, settings: SettingsDep, form: LoginForm) -> 
 @auth_router.post(
     "/refresh", dependencies=[Depends(limit_refresh)], responses=problem_responses(401, 429)
 )
-async def refresh(session: SessionDep, settings: SettingsDep, data: RefreshData) -> TokenPair:
+async def refresh(
+    session: SessionDep, settings: SettingsDep, address: ClientAddress, data: RefreshData
+) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token is spent."""
     return await service.rotate_refresh_token(
-        session=session, settings=settings, refresh_token=data.refresh_token
+        session=session,
+        settings=settings,
+        refresh_token=data.refresh_token,
+        client_address=address,
     )
 
 
@@ -126,9 +132,13 @@ async def forgot_password(
     dependencies=[Depends(limit_account_mail)],
     responses=problem_responses(400, 429),
 )
-async def reset_password(session: SessionDep, settings: SettingsDep, data: PasswordReset) -> None:
+async def reset_password(
+    session: SessionDep, settings: SettingsDep, address: ClientAddress, data: PasswordReset
+) -> None:
     """Set a new password with a mailed reset link's token; every session of the account ends."""
-    await service.reset_password(session=session, settings=settings, data=data)
+    await service.reset_password(
+        session=session, settings=settings, data=data, client_address=address
+    )
 
 
 @auth_router.post(
@@ -171,11 +181,17 @@ async def resend_verification(
     responses=problem_responses(400, 409, 429),
 )
 async def confirm_email_change(
-    session: SessionDep, mailer: MailerDep, tasks: BackgroundTasks, data: TokenConfirmation
+    session: SessionDep,
+    mailer: MailerDep,
+    tasks: BackgroundTasks,
+    address: ClientAddress,
+    data: TokenConfirmation,
 ) -> None:
     """Move your account to the new address, with the token mailed there; the old address is
     told."""
-    notice = await service.confirm_email_change(session=session, mailer=mailer, token=data.token)
+    notice = await service.confirm_email_change(
+        session=session, mailer=mailer, token=data.token, client_address=address
+    )
     tasks.add_task(mailer.send, notice)
 
 
@@ -231,11 +247,17 @@ async def change_password(
     settings: SettingsDep,
     user: CurrentUser,
     claims: AccessClaims,
+    address: ClientAddress,
     data: PasswordChange,
 ) -> None:
     """Change your password; every other session ends."""
     await service.change_password(
-        session=session, settings=settings, user=user, current_session_id=claims.sid, data=data
+        session=session,
+        settings=settings,
+        user=user,
+        current_session_id=claims.sid,
+        data=data,
+        client_address=address,
     )
 
 
@@ -253,9 +275,11 @@ async def list_my_sessions(
     dependencies=[Depends(limit_reauthentication)],
     responses=problem_responses(400, 429),
 )
-async def end_my_sessions(session: SessionDep, user: CurrentUser, data: SessionsEnd) -> None:
+async def end_my_sessions(
+    session: SessionDep, user: CurrentUser, address: ClientAddress, data: SessionsEnd
+) -> None:
     """End some of your sessions, this one included if listed; confirm with your password."""
-    await service.end_sessions(session=session, user=user, data=data)
+    await service.end_sessions(session=session, user=user, data=data, client_address=address)
 
 
 @admin_router.get("/users")
@@ -269,8 +293,14 @@ async def list_users(
 
 @admin_router.patch("/users/{user_id}", responses=problem_responses(404, 409))
 async def update_user(
-    session: SessionDep, admin: AdminUser, user_id: UUID, data: UserAdminUpdate
+    session: SessionDep,
+    admin: AdminUser,
+    address: ClientAddress,
+    user_id: UUID,
+    data: UserAdminUpdate,
 ) -> UserPublic:
     """Change a user's role or active flag (admins only)."""
-    user = await service.update_user(session=session, actor=admin, user_id=user_id, data=data)
+    user = await service.update_user(
+        session=session, actor=admin, user_id=user_id, data=data, client_address=address
+    )
     return UserPublic.model_validate(user)

@@ -4,6 +4,7 @@ import hmac
 import logging
 import secrets
 from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, bindparam, delete, update
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.audit.models import AuditEventType, Detail
+from app.audit.service import record
 from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
 from app.auth.models import (
     MAX_LISTED_SESSIONS,
@@ -118,6 +121,25 @@ async def authenticate(*, session: AsyncSession, email: str, password: str) -> U
     return user
 
 
+async def record_lockout(*, session: AsyncSession, email: str, client_address: str | None) -> None:
+    """Audit that sign-ins to the account of `email` are refused for a while. Nothing for an
+    address no account has: the log tells no more than sign-in does."""
+    user = await find_user_by_email(session=session, email=email)
+    if user is None:
+        return
+    record(
+        session=session,
+        event=AuditEventType.LOCKED_OUT,
+        actor_id=None,
+        target_id=user.id,
+        client_address=client_address,
+    )
+    await session.commit()
+    logger.warning(
+        "Sign-ins to user %s refused for a while", user.id, extra={"event": "login.locked_out"}
+    )
+
+
 async def start_session(*, session: AsyncSession, settings: Settings, user: User) -> TokenPair:
     now = utcnow()
     auth_session = AuthSession(
@@ -168,7 +190,7 @@ async def _issue_tokens(
 
 
 async def rotate_refresh_token(
-    *, session: AsyncSession, settings: Settings, refresh_token: str
+    *, session: AsyncSession, settings: Settings, refresh_token: str, client_address: str | None
 ) -> TokenPair:
     """Spend a refresh token for a new pair; a spent token that comes back ends its session."""
     claims = decode_token(settings, refresh_token, expected_type="refresh")
@@ -187,7 +209,16 @@ async def rotate_refresh_token(
         .values(used_at=now)
     )
     if (await session.exec(spend)).rowcount != 1:
-        await _revoke_sessions(session=session, where=col(AuthSession.id) == claims.sid, now=now)
+        where = col(AuthSession.id) == claims.sid
+        if ended := await _revoke_sessions(session=session, where=where, now=now):
+            record(
+                session=session,
+                event=AuditEventType.SESSIONS_ENDED,
+                actor_id=None,
+                target_id=claims.sub,
+                client_address=client_address,
+                detail={"sessions_ended": ended, "reason": "refresh_token_reused"},
+            )
         await session.commit()
         logger.warning(
             "Refresh token reused; session %s revoked",
@@ -223,13 +254,14 @@ async def _live_session(
 
 async def _revoke_sessions(
     *, session: AsyncSession, where: ColumnElement[bool], now: datetime
-) -> None:
+) -> int:
+    """End the live sessions `where` selects; how many there were."""
     revoke = (
         update(AuthSession)
         .where(where, col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=now)
     )
-    await session.exec(revoke)
+    return (await session.exec(revoke)).rowcount
 
 
 # Built once: the statement's cache key is then memoized, not recomputed on every request.
@@ -282,14 +314,23 @@ async def change_password(
     user: User,
     current_session_id: UUID,
     data: PasswordChange,
+    client_address: str | None,
 ) -> None:
     """Set a new password and end every other session of the user."""
     # The current password first: a stolen access token gets no strength estimates (nor their CPU).
     await _confirm_password(user, data.current_password)
     await _set_password(settings=settings, user=user, password=data.new_password)
     others = (col(AuthSession.user_id) == user.id) & (col(AuthSession.id) != current_session_id)
-    await _revoke_sessions(session=session, where=others, now=utcnow())
+    ended = await _revoke_sessions(session=session, where=others, now=utcnow())
     await _forget_resets(session=session, user=user)
+    record(
+        session=session,
+        event=AuditEventType.PASSWORD_CHANGED,
+        actor_id=user.id,
+        target_id=user.id,
+        client_address=client_address,
+        detail={"sessions_ended": ended},
+    )
     await session.commit()
     logger.info(
         "User %s changed their password; other sessions revoked",
@@ -342,15 +383,26 @@ async def list_sessions(
     ]
 
 
-async def end_sessions(*, session: AsyncSession, user: User, data: SessionsEnd) -> None:
+async def end_sessions(
+    *, session: AsyncSession, user: User, data: SessionsEnd, client_address: str | None
+) -> None:
     """End the listed sessions of the user; ids of other users' sessions end nothing."""
     await _confirm_password(user, data.current_password)
     chosen = (col(AuthSession.user_id) == user.id) & col(AuthSession.id).in_(data.session_ids)
-    await _revoke_sessions(session=session, where=chosen, now=utcnow())
+    if ended := await _revoke_sessions(session=session, where=chosen, now=utcnow()):
+        record(
+            session=session,
+            event=AuditEventType.SESSIONS_ENDED,
+            actor_id=user.id,
+            target_id=user.id,
+            client_address=client_address,
+            detail={"sessions_ended": ended},
+        )
     await session.commit()
     logger.info(
-        "User %s ended %d chosen sessions",
+        "User %s ended %d of %d chosen sessions",
         user.id,
+        ended,
         len(data.session_ids),
         extra={"event": "sessions.ended"},
     )
@@ -361,21 +413,37 @@ async def list_users(*, session: AsyncSession, query: UserQuery) -> Page[User]:
 
 
 async def update_user(
-    *, session: AsyncSession, actor: User, user_id: UUID, data: UserAdminUpdate
+    *,
+    session: AsyncSession,
+    actor: User,
+    user_id: UUID,
+    data: UserAdminUpdate,
+    client_address: str | None,
 ) -> User:
-    """An admin changes another user's role or active flag; disabling ends their sessions."""
+    """An admin changes another user's role or active flag; disabling ends their sessions.
+    Each value that changes is audited; one set to what it was is not."""
     user = await session.get(User, user_id)
     if user is None:
         raise NotFoundError("No such user.")
     if user.id == actor.id:
         raise ConflictError("Admins cannot change their own role or status; ask another admin.")
     changes = data.model_dump(exclude_unset=True)
+    role, active = user.role, user.is_active
     user.sqlmodel_update(changes)
     user.updated_at = utcnow()
+    ended = 0
     if changes.get("is_active") is False:
-        await _revoke_sessions(
+        ended = await _revoke_sessions(
             session=session, where=col(AuthSession.user_id) == user.id, now=utcnow()
         )
+    audit = partial(
+        record, session=session, actor_id=actor.id, target_id=user.id, client_address=client_address
+    )
+    if user.role != role:
+        audit(event=AuditEventType.ROLE_CHANGED, detail={"from": str(role), "to": str(user.role)})
+    if user.is_active != active:
+        detail: Detail = {"is_active": user.is_active, "sessions_ended": ended}
+        audit(event=AuditEventType.ACTIVATION_CHANGED, detail=detail)
     await session.commit()
     logger.info(
         "Admin %s changed user %s: %s",
@@ -392,6 +460,16 @@ async def promote(*, session: AsyncSession, email: str) -> User:
     user = await find_user_by_email(session=session, email=email)
     if user is None:
         raise NotFoundError(f"No user with the email {normalize_email(email)!r}.")
+    if user.role != Role.ADMIN:
+        # By an operator on the server: no one signed in, from no address.
+        record(
+            session=session,
+            event=AuditEventType.ROLE_CHANGED,
+            actor_id=None,
+            target_id=user.id,
+            client_address=None,
+            detail={"from": str(user.role), "to": str(Role.ADMIN)},
+        )
     user.role = Role.ADMIN
     user.updated_at = utcnow()
     await session.commit()
@@ -496,15 +574,27 @@ async def request_password_reset(
     logger.info("Password reset mailed to user %s", user.id, extra={"event": "reset.requested"})
 
 
-async def reset_password(*, session: AsyncSession, settings: Settings, data: PasswordReset) -> None:
-    """Set a new password from a reset link, and end every session of the account."""
+async def reset_password(
+    *, session: AsyncSession, settings: Settings, data: PasswordReset, client_address: str | None
+) -> None:
+    """Set a new password from a reset link, and end every session of the account. The holder
+    of the link mailed to the account's address acts as its user."""
     user, email = await _spend_token(
         session=session, token=data.token, purpose=AccountTokenPurpose.RESET
     )
     if email != user.email:  # mailed to an address the account has left
         raise AppError(INVALID_LINK)
     await _set_password(settings=settings, user=user, password=data.new_password)
-    await _revoke_sessions(session=session, where=col(AuthSession.user_id) == user.id, now=utcnow())
+    everyone = col(AuthSession.user_id) == user.id
+    ended = await _revoke_sessions(session=session, where=everyone, now=utcnow())
+    record(
+        session=session,
+        event=AuditEventType.PASSWORD_RESET,
+        actor_id=user.id,
+        target_id=user.id,
+        client_address=client_address,
+        detail={"sessions_ended": ended},
+    )
     await session.commit()
     logger.info(
         "User %s reset their password; every session revoked",
@@ -566,8 +656,11 @@ async def email_change_mail(
     return mailer.compose("confirm_email_change", to=new_email, link=link)
 
 
-async def confirm_email_change(*, session: AsyncSession, mailer: Mailer, token: str) -> Mail:
-    """Move the account to the address the token was mailed to; the notice for the old one."""
+async def confirm_email_change(
+    *, session: AsyncSession, mailer: Mailer, token: str, client_address: str | None
+) -> Mail:
+    """Move the account to the address the token was mailed to; the notice for the old one.
+    The audit row names the account, not its addresses."""
     user, new_email = await _spend_token(
         session=session, token=token, purpose=AccountTokenPurpose.CHANGE_EMAIL
     )
@@ -577,6 +670,13 @@ async def confirm_email_change(*, session: AsyncSession, mailer: Mailer, token: 
     user.email = new_email
     user.email_verified = True
     user.updated_at = utcnow()
+    record(
+        session=session,
+        event=AuditEventType.EMAIL_CHANGED,
+        actor_id=user.id,
+        target_id=user.id,
+        client_address=client_address,
+    )
     await _commit_claiming_email(session)
     logger.info("User %s changed their email", user.id, extra={"event": "email.changed"})
     return mailer.compose("email_changed", to=old_email, new_email=new_email)

@@ -70,7 +70,7 @@ class Page(BaseModel, Generic[T]):
     )
 
 
-class PageQuery(BaseModel):
+class ListQuery(BaseModel):
     """A list's query parameters; subclasses add `sort` and filters. Unknown ones are refused.
 
     A filter is named `field` (equal to, or with a list of values any of them), `field__gt`,
@@ -88,14 +88,6 @@ class PageQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=MAX_LIMIT)
     offset: int = Field(default=0, ge=0, le=1_000_000)
     cursor: str | None = cursor_param(CURSOR_LENGTH)
-    created_at__gt: Instant | None = None
-    created_at__gte: Instant | None = None
-    created_at__lt: Instant | None = None
-    created_at__lte: Instant | None = None
-    updated_at__gt: Instant | None = None
-    updated_at__gte: Instant | None = None
-    updated_at__lt: Instant | None = None
-    updated_at__lte: Instant | None = None
 
     def filters(self) -> dict[str, Any]:
         """The column filters the client set, compared literally (never as patterns)."""
@@ -105,6 +97,19 @@ class PageQuery(BaseModel):
         """The words of `q`, each of which a row must hold in one of the searched fields."""
         q: str | None = getattr(self, "q", None)
         return list(dict.fromkeys(q.lower().split())) if q else []
+
+
+class PageQuery(ListQuery):
+    """The query of a list of rows with `created_at` and `updated_at`: ranges of both."""
+
+    created_at__gt: Instant | None = None
+    created_at__gte: Instant | None = None
+    created_at__lt: Instant | None = None
+    created_at__lte: Instant | None = None
+    updated_at__gt: Instant | None = None
+    updated_at__gte: Instant | None = None
+    updated_at__lt: Instant | None = None
+    updated_at__lte: Instant | None = None
 
 
 _TESTS = {
@@ -117,7 +122,7 @@ _TESTS = {
 
 
 def _condition(model: type[SQLModel], name: str, value: Any) -> ColumnElement[bool]:
-    """The condition of one filter (`PageQuery` names them); values are bound as parameters."""
+    """The condition of one filter (`ListQuery` names them); values are bound as parameters."""
     field, _, test = name.partition("__")
     column: Column[Any] = inspect(model).columns[field]
     if test == "isnull":
@@ -174,7 +179,7 @@ def encode_cursor(sort: str, model: type[SQLModel], row: SQLModel) -> str:
     return base64.urlsafe_b64encode(cursor.model_dump_json().encode()).rstrip(b"=").decode()
 
 
-def decode_cursor(query: PageQuery, sort: str, model: type[SQLModel]) -> tuple[Any, UUID] | None:
+def decode_cursor(query: ListQuery, sort: str, model: type[SQLModel]) -> tuple[Any, UUID] | None:
     """The sort value and id that the query's cursor continues after, if it has one."""
     if query.cursor is None:
         return None
@@ -215,7 +220,7 @@ def _after(
 async def paginate(
     session: AsyncSession,
     model: type[M],
-    query: PageQuery,
+    query: ListQuery,
     *where: ColumnElement[bool] | bool,
     options: Sequence[ExecutableOption] = (),
 ) -> Page[M]:

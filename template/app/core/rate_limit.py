@@ -43,6 +43,14 @@ class RateLimiter:
             window = await self._limiter.get_window_stats(item, name, *key)
             raise RateLimitedError(retry_after=max(1, math.ceil(window.reset_time - time.time())))
 
+    async def first_refusal(self, limit: str, *key: str) -> bool:
+        """True for the first refusal of `limit` for `key` in a window of the limit's length,
+        false for the rest: what a refusal sets off happens once, not on every refused hit.
+        Without Redis each process counts alone."""
+        item: RateLimitItem = parse(limit)
+        once = type(item)(1, item.multiples)
+        return await self._limiter.hit(once, "refused", *key)
+
     async def aclose(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()

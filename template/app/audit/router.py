@@ -1,0 +1,22 @@
+"""The audit log, read by admins."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.audit import service
+from app.audit.models import AuditEventPage, AuditQuery
+from app.auth.deps import AdminUser
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+
+router = APIRouter(prefix="/admin/audit", tags=["admin"], responses=problem_responses(403))
+
+
+@router.get("")
+async def list_audit_events(
+    session: SessionDep, _admin: AdminUser, query: Annotated[AuditQuery, Query()]
+) -> AuditEventPage:
+    """Read the audit log, newest first (admins only)."""
+    page = await service.list_events(session=session, query=query)
+    return AuditEventPage.model_validate(page, from_attributes=True)

@@ -1,0 +1,43 @@
+"""Writing the audit log and reading it. A row is only ever added to the session of the change it
+records, which commits both or neither: no function here commits."""
+
+from uuid import UUID
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.audit.models import (
+    MAX_ADDRESS_LENGTH,
+    AuditEvent,
+    AuditEventType,
+    AuditQuery,
+    Detail,
+)
+from app.core.pagination import Page, paginate
+
+
+def record(
+    *,
+    session: AsyncSession,
+    event: AuditEventType,
+    actor_id: UUID | None,
+    target_id: UUID | None,
+    client_address: str | None,
+    detail: Detail | None = None,
+) -> AuditEvent:
+    """Add the row of `event` to `session`; the caller's commit writes it with the change.
+
+    `detail` holds facts such as a new role: never a password, token, hash or email.
+    """
+    row = AuditEvent(
+        event=event,
+        actor_id=actor_id,
+        target_id=target_id,
+        client_address=client_address[:MAX_ADDRESS_LENGTH] if client_address else None,
+        detail=detail,
+    )
+    session.add(row)
+    return row
+
+
+async def list_events(*, session: AsyncSession, query: AuditQuery) -> Page[AuditEvent]:
+    return await paginate(session, AuditEvent, query)
