@@ -2,14 +2,17 @@
 
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
 from app.auth.models import User
+from app.core import db
 from app.core.db import DatabaseURLError, async_url, create_engine, driver_options
-from tests.helpers import Account, make_settings
+from tests.helpers import BEHIND_TRANSACTION_POOLER, Account, make_settings
 
 NEON_POOLED = (
     "postgresql://app:s3cret-pw@ep-cool-1-pooler.eu-central-1.aws.neon.tech/db"
@@ -101,3 +104,61 @@ async def test_sql_errors_carry_no_row_values(app: FastAPI, user: Account) -> No
             await session.commit()
 
     assert "argon2-hash-of-a-duplicate" not in str(caught.value)
+
+
+async def backend_of_pooled_connection(app: FastAPI) -> int:
+    """The server process behind the only connection left in the app's pool."""
+    engine = app.state.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("only a database server closes connections: SQLite's never go stale")
+    if BEHIND_TRANSACTION_POOLER:
+        pytest.skip("behind a transaction pooler, the pooler replaces closed server connections")
+    await engine.dispose()
+    async with engine.connect() as connection:
+        pid: int = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    return pid
+
+
+async def close_from_the_server(app: FastAPI, pid: int) -> None:
+    """What a restart, a failover or an idle timeout (Neon's) does to a pooled connection."""
+    killer = create_engine(app.state.settings)
+    try:
+        async with killer.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await killer.dispose()
+
+
+async def test_an_idle_connection_the_server_closed_is_replaced_unseen(
+    app: FastAPI, client: httpx.AsyncClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = await backend_of_pooled_connection(app)
+    await close_from_the_server(app, stale)
+    monkeypatch.setattr(db, "IDLE_CHECK_SECONDS", 0.0)  # as if it sat idle for a while
+
+    r = await client.get("/api/v1/users/me", headers=user.headers)
+
+    assert r.status_code == 200, r.text
+    async with app.state.engine.connect() as connection:
+        fresh = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    assert fresh != stale
+
+
+async def test_a_connection_that_fails_its_idle_check_is_replaced(
+    app: FastAPI, client: httpx.AsyncClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On any database: a connection idle long enough is checked, and one that fails the check
+    is swapped for a new one before the request uses it."""
+    failed_checks: list[object] = []
+
+    def closed_by_the_server(dbapi_connection: object) -> bool:
+        failed_checks.append(dbapi_connection)
+        raise ConnectionResetError("server closed the connection")
+
+    monkeypatch.setattr(db, "IDLE_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(app.state.engine.sync_engine.dialect, "do_ping", closed_by_the_server)
+
+    r = await client.get("/api/v1/users/me", headers=user.headers)
+
+    assert r.status_code == 200, r.text
+    assert len(failed_checks) == 1  # the new connection is not checked again
