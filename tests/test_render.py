@@ -153,8 +153,9 @@ def test_newer_python_render_passes_static_checks(
 
 # Each render's suite on each database, but where it would repeat another suite (CI time): the
 # domain answers differ from the defaults only in their resources, so only its resources' tests
-# and the OpenAPI document's run, and the postgresql render, whose database URL is PostgreSQL,
-# runs on PostgreSQL only.
+# and the OpenAPI document's run; all-field-types runs whole on SQLite (its token library and
+# keys differ too) and only its resources' tests on PostgreSQL, where the defaults' suite covers
+# the rest; and the postgresql render, whose database URL is PostgreSQL, runs on PostgreSQL only.
 SUITES = [
     (name, backend)
     for name in RENDERS
@@ -162,10 +163,15 @@ SUITES = [
     if (name, backend) != ("postgresql", "sqlite")
 ]
 ONLY = {
-    "domain": [
+    ("domain", backend): [
         "tests/test_openapi.py",
         *sorted(f"tests/{resource}" for resource in RENDERS["domain"]["resources"]),
     ]
+    for backend in ("sqlite", "postgresql")
+} | {
+    ("all-field-types", "postgresql"): sorted(
+        f"tests/{resource}" for resource in RENDERS["all-field-types"]["resources"]
+    )
 }
 
 
@@ -184,7 +190,7 @@ def test_project_suite_passes(
     if redis_url := os.environ.get("TEST_REDIS_URL"):
         env["TEST_REDIS_URL"] = redis_url
     # pytest-copie is installed here but not in a rendered project's own environment.
-    paths = ONLY.get(request.node.callspec.params["project"], [])
+    paths = ONLY.get((request.node.callspec.params["project"], backend), [])
     result = run(python_module("pytest", "-q", "-p", "no:copie", *paths), cwd=project, env=env)
     require_success(result)
     assert re.search(r"\b\d+ passed\b", result.stdout), explain(result)

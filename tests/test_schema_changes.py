@@ -292,7 +292,7 @@ def walk(
     suites: bool = True,
 ) -> None:
     """Take the project, and the team's database with its rows, through ``steps``; run the
-    project's suite after each (``suites``) or after the last."""
+    project's resource tests after each (``suites``) or after the last."""
     rows = read_rows(databases.live)
     for number, step in enumerate(steps, start=1):
         before = shipped(project)
@@ -314,7 +314,10 @@ def walk(
             migrate_and_check(project, env, fresh)
             assert read_schema(fresh) == read_schema(databases.live), step.name
             if suites or number == len(steps):
-                run_suite(project, suite_env(env, databases, fresh))
+                # The tests the resources answer shapes: the rest are the defaults' suite,
+                # which tests/test_render.py runs.
+                tests = ["tests/test_openapi.py", *(f"tests/{name}" for name in step.resources)]
+                run_suite(project, suite_env(env, databases, fresh), *tests)
 
 
 def test_resource_changes_migrate_a_database_with_rows(

@@ -85,6 +85,15 @@ def test_numbers_of_integers_are_integers(document: dict[str, Any]) -> None:
     assert min(bounds) >= -(2**63)
 
 
+def test_every_bound_has_its_json_schema_name(document: dict[str, Any]) -> None:
+    """Pydantic's own names (`le`, `max_length`) are no bound to a client or a generator."""
+    pydantic_names = {"ge", "gt", "le", "lt", "min_length", "max_length"}
+    typed = [schema for schema in schemas_in(document) if isinstance(schema.get("type"), str)]
+    stray = [schema for schema in typed if pydantic_names & schema.keys()]
+
+    assert stray == []
+
+
 def test_each_sort_value_has_an_enum_name(document: dict[str, Any]) -> None:
     sorts = [
         parameter["schema"]

@@ -37,6 +37,8 @@ from app.core.errors import AuthenticationError
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
 REQUEST_LABELS = ("method", "route", "status")
+# What `url_path_for` raises for a nameless route, or a path parameter with a converter.
+UNRESOLVED = (NoMatchFound, ValueError)
 
 REQUESTS = Counter("http_requests", "HTTP requests answered.", REQUEST_LABELS)
 REQUEST_DURATION = Histogram(
@@ -72,7 +74,7 @@ def full_template(scope: Scope, route: BaseRoute) -> str:
     placeholders = {name: "{" + name + "}" for name in scope.get("path_params", {})}
     try:
         return str(scope["app"].url_path_for(getattr(route, "name", ""), **placeholders))
-    except (NoMatchFound, ValueError):  # a nameless route, or a typed path parameter
+    except UNRESOLVED:
         return str(getattr(route, "path", UNMATCHED))
 
 

@@ -7,10 +7,11 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 INT64_MAX = 2**63 - 1
-# Pydantic's constraint names, which the schema of a decimal written as a string keeps as they
-# are: its pattern states the digits; its bounds are written as `x-minimum` and the like.
+# Pydantic's constraint names, which some schemas keep as they are: a decimal written as a string
+# (its pattern states the digits; its bounds are written as `x-minimum` and the like), and an
+# optional integer with a validator of its own (its bounds get their JSON Schema names).
 DECIMAL_DIGITS = ("max_digits", "decimal_places")
-DECIMAL_BOUNDS = {
+BOUNDS = {
     "ge": "minimum",
     "le": "maximum",
     "gt": "exclusiveMinimum",
@@ -38,13 +39,16 @@ def _exact(node: Any) -> None:
     if not isinstance(node, dict):
         return
     if node.get("type") == "integer":
-        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        for key, name in BOUNDS.items():
+            if key in node:
+                node[name] = node.pop(key)
+        for key in BOUNDS.values():
             if isinstance(node.get(key), float):
                 node[key] = min(max(int(node[key]), -INT64_MAX - 1), INT64_MAX)
     if node.get("format") == "decimal":
         for key in DECIMAL_DIGITS:
             node.pop(key, None)
-        for key, name in DECIMAL_BOUNDS.items():
+        for key, name in BOUNDS.items():
             if key in node:
                 node[f"x-{name}"] = str(node.pop(key))
     for value in node.values():
