@@ -22,7 +22,7 @@ _http_url = TypeAdapter(HttpUrl)
 DECIMAL_PATTERN = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"
 _decimal = re.compile(DECIMAL_PATTERN)
 # A number in a query string, which pydantic would read as seconds since 1970.
-_number_text = re.compile(r"\s*[-+]?[0-9]+(\.[0-9]*)?\s*")
+_number_text = re.compile(r"\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*")
 
 
 def _check_http_url(value: str) -> str:
