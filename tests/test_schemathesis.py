@@ -23,9 +23,9 @@ from helpers import REPO_ROOT, clean_env, python_module, require_success, run, s
 FORM = "application/x-www-form-urlencoded"
 CONFIG = REPO_ROOT / "tests" / "schemathesis.toml"
 HOOKS = REPO_ROOT / "tests" / "schemathesis_hooks.py"
-# "all-field-types" has every field type, so it runs on both databases; "defaults" adds little.
+# "all-field-types" has every field type, on PostgreSQL, which refuses more values than SQLite;
+# "defaults", on SQLite, is the render most projects start from.
 FUZZED = [
-    ("all-field-types", "sqlite"),
     ("all-field-types", "postgresql"),
     ("defaults", "sqlite"),
 ]
