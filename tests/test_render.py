@@ -151,27 +151,37 @@ def test_newer_python_render_passes_static_checks(
         require_success(run(python_module(*check), cwd=result.project_dir, env=tool_env))
 
 
-# Each render's suite on each database, but where it would repeat another suite (CI time): the
-# domain answers differ from the defaults only in their resources, so only its resources' tests
-# and the OpenAPI document's run; all-field-types runs whole on SQLite (its token library and
-# keys differ too) and only its resources' tests on PostgreSQL, where the defaults' suite covers
-# the rest; and the postgresql render, whose database URL is PostgreSQL, runs on PostgreSQL only.
+# Each render's suite on each database, but where it would repeat another suite (CI time). The
+# defaults run whole on both. The other renders run what their answers shape: their resources'
+# tests and the OpenAPI document's; and, where their token library, algorithm or encrypted fields
+# differ from the defaults (all-field-types: PyJWT with ES256 keys; postgresql: RS256 keys), the
+# token, security, configuration and encryption tests too. The postgresql render, whose
+# database URL is PostgreSQL, runs on PostgreSQL only.
 SUITES = [
     (name, backend)
     for name in RENDERS
     for backend in ("sqlite", "postgresql")
     if (name, backend) != ("postgresql", "sqlite")
 ]
+KEYS_AND_TOKENS = [
+    "tests/auth",
+    "tests/security",
+    "tests/test_config.py",
+    "tests/test_encryption.py",
+]
+
+
+def shaped_by_answers(name: str, *, keys: bool) -> list[str]:
+    resources = sorted(f"tests/{resource}" for resource in RENDERS[name]["resources"])
+    return ["tests/test_openapi.py", *(KEYS_AND_TOKENS if keys else []), *resources]
+
+
 ONLY = {
-    ("domain", backend): [
-        "tests/test_openapi.py",
-        *sorted(f"tests/{resource}" for resource in RENDERS["domain"]["resources"]),
-    ]
-    for backend in ("sqlite", "postgresql")
-} | {
-    ("all-field-types", "postgresql"): sorted(
-        f"tests/{resource}" for resource in RENDERS["all-field-types"]["resources"]
-    )
+    ("domain", "sqlite"): shaped_by_answers("domain", keys=False),
+    ("domain", "postgresql"): shaped_by_answers("domain", keys=False),
+    ("all-field-types", "sqlite"): shaped_by_answers("all-field-types", keys=True),
+    ("all-field-types", "postgresql"): shaped_by_answers("all-field-types", keys=False),
+    ("postgresql", "postgresql"): [*shaped_by_answers("postgresql", keys=True), "tests/test_db.py"],
 }
 
 
