@@ -394,6 +394,7 @@ async def test_a_user_cannot_list_users_by_any_filter(
 @pytest.mark.parametrize(
     ("method", "path"),
     [("GET", USERS), ("PATCH", f"{USERS}/{uuid4()}")],
+    ids=["list", "update"],  # stable across xdist workers, unlike the random id
 )
 async def test_admin_routes_refuse_users(
     client: httpx.AsyncClient, user: Account, method: str, path: str
@@ -406,6 +407,7 @@ async def test_admin_routes_refuse_users(
 @pytest.mark.parametrize(
     ("method", "path"),
     [("GET", USERS), ("PATCH", f"{USERS}/{uuid4()}")],
+    ids=["list", "update"],  # stable across xdist workers, unlike the random id
 )
 async def test_admin_routes_need_a_token(client: httpx.AsyncClient, method: str, path: str) -> None:
     assert_unauthorized(await client.request(method, path, json={"role": "admin"}))
