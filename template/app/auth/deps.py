@@ -28,20 +28,23 @@ async def get_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+BearerToken = Annotated[str | None, Depends(bearer_token)]
 
 
-async def get_access_claims(
-    settings: SettingsDep, token: Annotated[str | None, Depends(bearer_token)]
-) -> TokenClaims:
+async def get_access_claims(request: Request, token: BearerToken) -> TokenClaims:
     if not token:
         raise AuthenticationError
-    return decode_token(settings, token, expected_type="access")
+    return decode_token(await get_settings(request), token, expected_type="access")
 
 
 AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
 
 
-async def get_current_user(session: SessionDep, claims: AccessClaims) -> User:
+async def get_current_user(request: Request, session: SessionDep, token: BearerToken) -> User:
+    """The caller. It calls the claims and settings dependencies itself rather than through
+    FastAPI: every request but four solves it, and each level of dependencies costs more to
+    solve than these do to run (about 4% of `/users/me`, docs/performance.md)."""
+    claims = await get_access_claims(request, token)
     user = await service.get_session_user(
         session=session, user_id=claims.sub, session_id=claims.sid
     )
@@ -73,9 +76,9 @@ async def require_verified(user: CurrentUser) -> User:
 VerifiedUser = Annotated[User, Depends(require_verified)]
 
 
-async def verified_if_required(settings: SettingsDep, user: CurrentUser) -> None:
+async def verified_if_required(request: Request, user: CurrentUser) -> None:
     """The resource routes' check: a verified email, where REQUIRE_VERIFIED_EMAIL asks for one."""
-    if settings.require_verified_email:
+    if (await get_settings(request)).require_verified_email:
         await require_verified(user)
 
 
