@@ -42,7 +42,7 @@ AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
 
 async def get_current_user(request: Request, session: SessionDep, token: BearerToken) -> User:
     """The caller. It calls the claims and settings dependencies itself rather than through
-    FastAPI: every request but four solves it, and each level of dependencies costs more to
+    FastAPI: nearly every request solves it, and each level of dependencies costs more to
     solve than these do to run (about 4% of `/users/me`, docs/performance.md)."""
     claims = await get_access_claims(request, token)
     user = await service.get_session_user(
