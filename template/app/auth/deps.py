@@ -12,7 +12,7 @@ from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import AuthenticationError, ForbiddenError, RateLimitedError
 from app.core.rate_limit import RateLimiter
-from app.core.security import TokenClaims, decode_token
+from app.core.security import AccessTokenReader, TokenClaims, decode_token
 
 # Reads only the Authorization header: a token in the query string is never looked at.
 bearer_token = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
@@ -34,16 +34,17 @@ BearerToken = Annotated[str | None, Depends(bearer_token)]
 async def get_access_claims(request: Request, token: BearerToken) -> TokenClaims:
     if not token:
         raise AuthenticationError
-    return decode_token(await get_settings(request), token, expected_type="access")
+    read_access_token: AccessTokenReader = request.app.state.read_access_token
+    return read_access_token(token)
 
 
 AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
 
 
 async def get_current_user(request: Request, session: SessionDep, token: BearerToken) -> User:
-    """The caller. It calls the claims and settings dependencies itself rather than through
-    FastAPI: nearly every request solves it, and each level of dependencies costs more to
-    solve than these do to run (about 4% of `/users/me`, docs/performance.md)."""
+    """The caller. It calls the claims dependency itself rather than through FastAPI: nearly
+    every request solves it, and each level of dependencies costs more to solve than the claims
+    do to read (about 4% of `/users/me`, docs/performance.md)."""
     claims = await get_access_claims(request, token)
     user = await service.get_session_user(
         session=session, user_id=claims.sub, session_id=claims.sid
