@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 
 from app.audit import service
 from app.audit.models import AuditEventPage, AuditQuery
@@ -15,7 +15,9 @@ router = APIRouter(prefix="/admin/audit", tags=["admin"], responses=problem_resp
 
 @router.get("")
 async def list_audit_events(
-    session: SessionDep, _admin: AdminUser, query: Annotated[AuditQuery, Query()]
+    session: SessionDep,
+    _admin: AdminUser,
+    query: Annotated[AuditQuery, Depends(AuditQuery.from_request)],
 ) -> AuditEventPage:
     """Read the audit log, newest first (admins only)."""
     page = await service.list_events(session=session, query=query)

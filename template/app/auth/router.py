@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 
 from app.auth import service
 from app.auth.deps import (
@@ -284,7 +284,9 @@ async def end_my_sessions(
 
 @admin_router.get("/users")
 async def list_users(
-    session: SessionDep, _admin: AdminUser, query: Annotated[UserQuery, Query()]
+    session: SessionDep,
+    _admin: AdminUser,
+    query: Annotated[UserQuery, Depends(UserQuery.from_request)],
 ) -> UserPage:
     """List all users (admins only)."""
     page = await service.list_users(session=session, query=query)

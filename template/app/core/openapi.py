@@ -1,10 +1,14 @@
 """The OpenAPI document as clients are generated from it: readable names, exact numbers."""
 
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi import FastAPI, Query
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
+
+from app.core.pagination import ListQuery
 
 INT64_MAX = 2**63 - 1
 # Pydantic's constraint names, which some schemas keep as they are: a decimal written as a string
@@ -67,8 +71,64 @@ def _refuse_duplicate_ids(schema: dict[str, Any]) -> None:
         raise RuntimeError(message)
 
 
+def _query_models(app: FastAPI) -> dict[str, type[ListQuery]]:
+    """The query each list operation reads with `ListQuery.from_request`, by operation id."""
+    models: dict[str, type[ListQuery]] = {}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            for dependency in route.dependant.dependencies:
+                model = getattr(dependency.call, "__self__", None)
+                if isinstance(model, type) and issubclass(model, ListQuery):
+                    models[operation_id(route)] = model
+    return models
+
+
+def _documented_query(app: FastAPI, model: type[ListQuery]) -> dict[str, Any]:
+    """FastAPI's document of a route that would take `model` as `Query()`."""
+
+    async def probe(query: BaseModel) -> None:
+        """Never called: a route to document."""
+
+    # Set here: a type held in a variable is no annotation to mypy.
+    probe.__annotations__["query"] = Annotated[model, Query()]
+    route = APIRoute("/", probe, methods=["GET"])
+    separate_schemas = app.separate_input_output_schemas
+    return get_openapi(
+        title="", version="", routes=[route], separate_input_output_schemas=separate_schemas
+    )
+
+
+def _document_queries(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Document the parameters of the lists that parse their query themselves, as FastAPI
+    documents them for `Query()`: after the path's, with their schemas and the 422."""
+    operations = {
+        operation["operationId"]: operation
+        for path in schema["paths"].values()
+        for operation in path.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in _query_models(app).items():
+        documented = _documented_query(app, model)
+        probe = documented["paths"]["/"]["get"]
+        operation = operations[name]
+        if "parameters" not in operation:
+            # Where FastAPI writes them: before the body and the responses.
+            later = [key for key in operation if key in ("requestBody", "responses")]
+            operation.update({"parameters": [], **{key: operation.pop(key) for key in later}})
+        parameters = operation["parameters"]
+        after_path = sum(parameter["in"] == "path" for parameter in parameters)
+        parameters[after_path:after_path] = probe["parameters"]
+        operation["responses"].setdefault("422", probe["responses"]["422"])
+        for key, value in documented.get("components", {}).get("schemas", {}).items():
+            schemas.setdefault(key, value)
+    schema["components"]["schemas"] = dict(sorted(schemas.items()))
+
+
 def install_openapi(app: FastAPI) -> None:
-    """Check and finish the document that FastAPI and the error handlers build."""
+    """Finish and check the document that FastAPI builds; install it before the error handlers,
+    which document the problems of what it adds."""
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -76,6 +136,7 @@ def install_openapi(app: FastAPI) -> None:
             schema = build_openapi()
             app.openapi_schema = None  # until the checks pass
             _refuse_duplicate_ids(schema)
+            _document_queries(app, schema)
             _exact(schema)
             app.openapi_schema = schema
         return app.openapi_schema
