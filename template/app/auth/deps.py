@@ -99,12 +99,23 @@ def _client(request: Request) -> tuple[RateLimiter, str]:
 
 
 async def limit_reauthentication(
-    request: Request, settings: SettingsDep, claims: AccessClaims
+    request: Request, session: SessionDep, settings: SettingsDep, claims: AccessClaims
 ) -> None:
     """Password checks of a signed-in user count like sign-ins to their account, so a stolen
-    access token cannot guess the password through them."""
+    access token cannot guess the password through them. The first refused check in a window
+    of the limit is audited as a lock-out by that user."""
     limiter, _ = _client(request)
-    await limiter.hit(settings.login_account_rate_limit, "reauthenticate", str(claims.sub))
+    limit = settings.login_account_rate_limit
+    account = str(claims.sub)
+    try:
+        await limiter.hit(limit, "reauthenticate", account)
+    except RateLimitedError:
+        if await limiter.first_refusal(limit, "reauthenticate", account):
+            client_address = await get_client_address(request)
+            await service.record_reauthentication_lockout(
+                session=session, user_id=claims.sub, client_address=client_address
+            )
+        raise
 
 
 async def read_login_form(

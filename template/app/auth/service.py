@@ -140,6 +140,27 @@ async def record_lockout(*, session: AsyncSession, email: str, client_address: s
     )
 
 
+async def record_reauthentication_lockout(
+    *, session: AsyncSession, user_id: UUID, client_address: str | None
+) -> None:
+    """Audit that the password checks of a signed-in user are refused for a while: whoever
+    holds their access token has guessed at their password."""
+    record(
+        session=session,
+        event=AuditEventType.LOCKED_OUT,
+        actor_id=user_id,
+        target_id=user_id,
+        client_address=client_address,
+        detail={"reason": "reauthentication"},
+    )
+    await session.commit()
+    logger.warning(
+        "Password checks of user %s refused for a while",
+        user_id,
+        extra={"event": "reauthentication.locked_out"},
+    )
+
+
 async def start_session(*, session: AsyncSession, settings: Settings, user: User) -> TokenPair:
     now = utcnow()
     auth_session = AuthSession(

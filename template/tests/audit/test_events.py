@@ -30,6 +30,7 @@ from tests.mailbox import Mailbox
 
 NEW_PASSWORD = "a brand new passphrase"
 USERS = "/api/v1/admin/users"
+PASSWORD_URL = "/api/v1/users/me/password"
 SESSIONS = "/api/v1/users/me/sessions"
 
 
@@ -54,7 +55,7 @@ async def patch_user(
 
 async def change_password(client: httpx.AsyncClient, user: Account) -> httpx.Response:
     body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
-    return await client.post("/api/v1/users/me/password", json=body, headers=user.headers)
+    return await client.post(PASSWORD_URL, json=body, headers=user.headers)
 
 
 async def end_sessions(client: httpx.AsyncClient, user: Account, *ended: Account) -> httpx.Response:
@@ -229,6 +230,28 @@ async def test_a_lockout_is_audited_once_and_only_for_an_account(
 
         assert await audit_rows(application) == [
             (AuditEventType.LOCKED_OUT, None, user.id, CLIENT, None)
+        ]
+
+
+async def test_a_password_check_lockout_is_audited_once_as_the_user(
+    database_url: str, mailbox: Mailbox, limiter_settings: dict[str, str], user: Account
+) -> None:
+    """Guessing through a signed-in user's password checks locks like guessing at sign-in."""
+    settings = audit_settings(
+        database_url, mailbox, login_account_rate_limit="2/minute", **limiter_settings
+    )
+    guess = {"current_password": "a wrong guess", "new_password": NEW_PASSWORD}
+    async with running_app(settings) as application, client_for(application) as client:
+        client.headers["X-Forwarded-For"] = CLIENT
+        answers = [
+            (await client.post(PASSWORD_URL, json=guess, headers=user.headers)).status_code
+            for _ in range(5)
+        ]
+
+        assert answers == [400, 400, 429, 429, 429]
+        detail = {"reason": "reauthentication"}
+        assert await audit_rows(application) == [
+            (AuditEventType.LOCKED_OUT, user.id, user.id, CLIENT, detail)
         ]
 
 
