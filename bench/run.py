@@ -175,6 +175,8 @@ class Load:
     token: str = ""
 
 
+# The floor of any request that reads the database: what issue #14's goals are multiples of.
+FLOOR = Load("/ping/db")
 # Every wrk started, so that an interrupted run stops them too.
 LOADS: list[subprocess.Popen[str]] = []
 
@@ -425,7 +427,7 @@ def scenarios(args: argparse.Namespace, api: Server, ping_server: Server) -> dic
     ping = measure(ping_server, "GET /ping (bare FastAPI)", Load("/ping"), c, d)
     results = [
         ping,
-        measure(ping_server, "GET /ping/db (bare FastAPI + SELECT 1)", Load("/ping/db"), c, d),
+        measure(ping_server, "GET /ping/db (bare FastAPI + SELECT 1)", FLOOR, c, d),
         measure(api, "GET /api/v1/users/me", me, c, d),
         measure(api, "GET /api/v1/todos (20 rows)", Load("/api/v1/todos", token=reader), c, d),
         measure(
@@ -549,12 +551,17 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
 
     short = max(3, args.duration // 2)
     if args.filtered_rows:
+        floor = measure(ping_server, "GET /ping/db (bare FastAPI + SELECT 1)", FLOOR, 4, short)
         filtered = filtered_pages(api, project, env, database_url, args.filtered_rows, short)
         print(table(filtered, filtered[0]))
+        print("\nserver CPU a request, of /ping/db's:")
+        for result in filtered:
+            print(f"  {result.name}: {ratio(result.cpu_ms, floor.cpu_ms)}")
         return {
             "database": "postgresql",
             "commit": commit,
             "worktree": args.worktree,
+            "floor": vars(floor) | {"rps": floor.rps},
             "filtered": [vars(r) | {"rps": r.rps} for r in filtered],
         }
     summary = {} if args.deep_only else scenarios(args, api, ping_server)

@@ -90,9 +90,10 @@ def test_bench_measures_filtered_pages_and_explains_them(postgres_url: str, tmp_
     )
 
     require_success(result)
-    filtered = json.loads(out.read_text())["filtered"]
+    measured = json.loads(out.read_text())
+    filtered = measured["filtered"]
     assert len(filtered) == 7, filtered
-    for load in filtered:
+    for load in [measured["floor"], *filtered]:
         assert load["requests"] > 0, load
         assert load["non_2xx"] == load["socket_errors"] == 0, load
     # One plan per page, each of the query that selected it.
