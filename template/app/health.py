@@ -1,10 +1,10 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
-from app.core.db import SessionDep
+from app.core.db import get_connection
 from app.core.errors import AppError, problem_responses
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -30,10 +30,10 @@ async def live() -> Health:
 
 @router.get("/ready", responses=problem_responses(503))
 @router.head("/ready", include_in_schema=False)
-async def ready(session: SessionDep) -> Health:
+async def ready(request: Request) -> Health:
     """The process can serve: the database answers."""
     try:
-        connection = await session.connection()
+        connection = await get_connection(request)
         await connection.execute(text("SELECT 1"))
     except Exception as exc:
         raise DatabaseUnavailableError("The database is unavailable.") from exc

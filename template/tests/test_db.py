@@ -1,14 +1,16 @@
 """Database URLs as providers give them, and the engine the settings describe."""
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
+from app.auth import service
 from app.auth.models import User
 from app.core import db
 from app.core.db import DatabaseURLError, async_url, create_engine, driver_options
@@ -104,6 +106,69 @@ async def test_sql_errors_carry_no_row_values(app: FastAPI, user: Account) -> No
             await session.commit()
 
     assert "argon2-hash-of-a-duplicate" not in str(caught.value)
+
+
+def count_checkouts(app: FastAPI) -> list[object]:
+    """One entry for each connection the app takes from its pool from now on."""
+    checkouts: list[object] = []
+
+    def checked_out(dbapi_connection: object, *_: Any) -> None:
+        checkouts.append(dbapi_connection)
+
+    event.listen(app.state.engine.sync_engine, "checkout", checked_out)
+    return checkouts
+
+
+async def test_a_request_takes_one_connection_and_gives_it_back(
+    app: FastAPI, client: httpx.AsyncClient, user: Account, admin: Account
+) -> None:
+    """The caller's check and the route's session share one connection, returned to the pool
+    however the request ends: an answer, a refused body, or a change."""
+    checkouts = count_checkouts(app)
+
+    answers = [
+        await client.get("/api/v1/users/me", headers=user.headers),
+        await client.patch("/api/v1/users/me", headers=user.headers, json={"full_name": "Ada"}),
+        await client.patch("/api/v1/users/me", headers=user.headers, json={"role": "admin"}),
+        await client.get("/api/v1/admin/users", headers=admin.headers),
+    ]
+
+    assert [r.status_code for r in answers] == [200, 200, 422, 200]
+    assert len(checkouts) == len(answers)
+    assert app.state.engine.pool.checkedout() == 0
+
+
+async def test_a_request_that_fails_midway_gives_its_connection_back(
+    app: FastAPI, client: httpx.AsyncClient, user: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(**_: object) -> None:
+        raise RuntimeError("a bug after the connection was taken")
+
+    monkeypatch.setattr(service, "get_caller", broken)
+    checkouts = count_checkouts(app)
+
+    r = await client.get("/api/v1/admin/users", headers=user.headers)
+
+    assert r.status_code == 500, r.text
+    assert len(checkouts) == 1
+    assert app.state.engine.pool.checkedout() == 0
+
+
+async def test_a_request_without_a_valid_token_takes_no_connection(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A flood of unauthenticated requests cannot hold the pool's connections."""
+    checkouts = count_checkouts(app)
+    forged = {"Authorization": "Bearer not-a-token"}
+
+    answers = [
+        await client.get("/api/v1/users/me"),
+        await client.get("/api/v1/users/me/sessions", headers=forged),
+        await client.get("/api/v1/admin/users", headers=forged),
+    ]
+
+    assert [r.status_code for r in answers] == [401, 401, 401]
+    assert checkouts == []
 
 
 async def backend_of_pooled_connection(app: FastAPI) -> int:

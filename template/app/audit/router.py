@@ -15,8 +15,8 @@ router = APIRouter(prefix="/admin/audit", tags=["admin"], responses=problem_resp
 
 @router.get("")
 async def list_audit_events(
-    session: SessionDep,
     _admin: AdminUser,
+    session: SessionDep,
     query: Annotated[AuditQuery, Depends(AuditQuery.from_request)],
 ) -> AuditEventPage:
     """Read the audit log, newest first (admins only)."""

@@ -7,9 +7,9 @@ from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from app.auth import service
 from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
-from app.auth.models import PasswordForgotten, RefreshRequest, Registration, Role, User
+from app.auth.models import Caller, PasswordForgotten, RefreshRequest, Registration, Role, User
 from app.core.config import Settings
-from app.core.db import SessionDep
+from app.core.db import get_connection, get_session
 from app.core.errors import AuthenticationError, ForbiddenError, RateLimitedError
 from app.core.rate_limit import RateLimiter
 from app.core.security import AccessTokenReader, TokenClaims, decode_token
@@ -41,40 +41,56 @@ async def get_access_claims(request: Request, token: BearerToken) -> TokenClaims
 AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
 
 
-async def get_current_user(request: Request, session: SessionDep, token: BearerToken) -> User:
-    """The caller. It calls the claims dependency itself rather than through FastAPI: nearly
-    every request solves it, and each level of dependencies costs more to solve than the claims
-    do to read (about 4% of `/users/me`, docs/performance.md)."""
+async def get_current_user(request: Request, token: BearerToken) -> Caller:
+    """The caller, read as a plain row on the request's connection. It calls the claims and
+    connection dependencies itself rather than through FastAPI: nearly every request solves it,
+    and each level of dependencies costs more to solve than the claims do to read
+    (docs/performance.md)."""
+    claims = await get_access_claims(request, token)
+    caller = await service.get_caller(
+        connection=await get_connection(request), user_id=claims.sub, session_id=claims.sid
+    )
+    if caller is None:
+        raise AuthenticationError
+    return caller
+
+
+CurrentUser = Annotated[Caller, Depends(get_current_user)]
+
+
+async def get_current_account(request: Request, token: BearerToken) -> User:
+    """The caller as their `User`, in the request's session, for the routes that change the
+    account. The session is checked as for `CurrentUser`."""
     claims = await get_access_claims(request, token)
     user = await service.get_session_user(
-        session=session, user_id=claims.sub, session_id=claims.sid
+        session=await get_session(request), user_id=claims.sub, session_id=claims.sid
     )
     if user is None:
         raise AuthenticationError
     return user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentAccount = Annotated[User, Depends(get_current_account)]
 
 
-async def require_admin(user: CurrentUser) -> User:
+async def require_admin(user: CurrentUser) -> Caller:
     if user.role != Role.ADMIN:
         raise ForbiddenError("This action needs the admin role.")
     return user
 
 
-AdminUser = Annotated[User, Depends(require_admin)]
+AdminUser = Annotated[Caller, Depends(require_admin)]
 
 UNVERIFIED = "Verify your email address first: follow the link we mailed you, or ask for a new one."
 
 
-async def require_verified(user: CurrentUser) -> User:
+async def require_verified(user: CurrentUser) -> Caller:
     if not user.email_verified:
         raise ForbiddenError(UNVERIFIED)
     return user
 
 
-VerifiedUser = Annotated[User, Depends(require_verified)]
+VerifiedUser = Annotated[Caller, Depends(require_verified)]
 
 
 async def verified_if_required(request: Request, user: CurrentUser) -> None:
@@ -99,7 +115,7 @@ def _client(request: Request) -> tuple[RateLimiter, str]:
 
 
 async def limit_reauthentication(
-    request: Request, session: SessionDep, settings: SettingsDep, claims: AccessClaims
+    request: Request, settings: SettingsDep, claims: AccessClaims
 ) -> None:
     """Password checks of a signed-in user count like sign-ins to their account, so a stolen
     access token cannot guess the password through them. The first refused check in a window
@@ -113,14 +129,15 @@ async def limit_reauthentication(
         if await limiter.first_refusal(limit, "reauthenticate", account):
             client_address = await get_client_address(request)
             await service.record_reauthentication_lockout(
-                session=session, user_id=claims.sub, client_address=client_address
+                session=await get_session(request),
+                user_id=claims.sub,
+                client_address=client_address,
             )
         raise
 
 
 async def read_login_form(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> OAuth2PasswordRequestForm:
@@ -140,7 +157,7 @@ async def read_login_form(
         if account and await limiter.first_refusal(limit, "login-account", account):
             client_address = await get_client_address(request)
             await service.record_lockout(
-                session=session, email=account, client_address=client_address
+                session=await get_session(request), email=account, client_address=client_address
             )
         raise
     return form
@@ -194,7 +211,9 @@ async def limit_account_mail(request: Request, settings: SettingsDep) -> None:
     await limiter.hit(settings.account_mail_rate_limit, "account-mail", address)
 
 
-async def limit_my_account_mail(request: Request, settings: SettingsDep, user: CurrentUser) -> None:
+async def limit_my_account_mail(
+    request: Request, settings: SettingsDep, user: CurrentAccount
+) -> None:
     """A signed-in user's requests for mail count per account too."""
     limiter, _ = _client(request)
     await limiter.hit(settings.account_mail_account_rate_limit, "account-mail-user", str(user.id))

@@ -1,5 +1,6 @@
 """Users and their sign-in sessions: the tables, and the schemas the API reads and writes."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -53,6 +54,21 @@ class User(SQLModel, table=True):
     email_verified: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The signed-in user as the session check read them: a plain row, read-only, so nothing
+    written to it can be silently lost. A route that changes the account takes `CurrentAccount`,
+    the `User` itself, instead."""
+
+    id: UUID
+    email: str
+    full_name: str | None
+    role: Role
+    is_active: bool
+    email_verified: bool
+    created_at: datetime
 
 
 class AuthSession(SQLModel, table=True):

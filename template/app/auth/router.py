@@ -10,6 +10,7 @@ from app.auth.deps import (
     AccessClaims,
     AdminUser,
     ClientAddress,
+    CurrentAccount,
     CurrentUser,
     LoginForm,
     PasswordForgottenData,
@@ -53,11 +54,11 @@ admin_router = APIRouter(prefix="/admin", tags=["admin"], responses=problem_resp
     responses=problem_responses(409, 429),
 )
 async def register(
+    data: RegistrationData,
     session: SessionDep,
     settings: SettingsDep,
     mailer: MailerDep,
     tasks: BackgroundTasks,
-    data: RegistrationData,
 ) -> UserPublic:
     """Create an account; a link to verify its address is mailed to it."""
     user = await service.register(session=session, settings=settings, data=data)
@@ -70,7 +71,7 @@ async def register(
 
 
 @auth_router.post("/login", responses=problem_responses(401, 429))
-async def login(session: SessionDep, settings: SettingsDep, form: LoginForm) -> TokenPair:
+async def login(form: LoginForm, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Sign in with email (as `username`) and password; get an access and a refresh token."""
     user = await service.authenticate(session=session, email=form.username, password=form.password)
     return await service.start_session(session=session, settings=settings, user=user)
@@ -80,7 +81,7 @@ async def login(session: SessionDep, settings: SettingsDep, form: LoginForm) -> 
     "/refresh", dependencies=[Depends(limit_refresh)], responses=problem_responses(401, 429)
 )
 async def refresh(
-    session: SessionDep, settings: SettingsDep, address: ClientAddress, data: RefreshData
+    data: RefreshData, session: SessionDep, settings: SettingsDep, address: ClientAddress
 ) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token is spent."""
     return await service.rotate_refresh_token(
@@ -93,7 +94,7 @@ async def refresh(
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, data: RefreshRequest
+    user: CurrentAccount, session: SessionDep, settings: SettingsDep, data: RefreshRequest
 ) -> None:
     """End the session of this refresh token."""
     await service.logout(
@@ -160,11 +161,11 @@ async def verify_email(session: SessionDep, data: TokenConfirmation) -> None:
     responses=problem_responses(401, 429),
 )
 async def resend_verification(
+    user: CurrentAccount,
     session: SessionDep,
     settings: SettingsDep,
     mailer: MailerDep,
     tasks: BackgroundTasks,
-    user: CurrentUser,
 ) -> None:
     """Mail a new verification link (the older one stops working); nothing once verified."""
     mail = await service.verification_mail(
@@ -202,7 +203,7 @@ async def read_me(user: CurrentUser) -> UserPublic:
 
 
 @users_router.patch("/me")
-async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdate) -> UserPublic:
+async def update_me(user: CurrentAccount, session: SessionDep, data: ProfileUpdate) -> UserPublic:
     """Change your name; `POST /users/me/email` changes your email."""
     updated = await service.update_profile(session=session, user=user, data=data)
     return UserPublic.model_validate(updated)
@@ -220,11 +221,11 @@ async def update_me(session: SessionDep, user: CurrentUser, data: ProfileUpdate)
     responses=problem_responses(400, 429),
 )
 async def change_my_email(
+    user: CurrentAccount,
     session: SessionDep,
     settings: SettingsDep,
     mailer: MailerDep,
     tasks: BackgroundTasks,
-    user: CurrentUser,
     data: EmailChange,
 ) -> None:
     """Ask to move your account to a new address, with your password. A link mailed there
@@ -243,9 +244,9 @@ async def change_my_email(
     responses=problem_responses(400, 429),
 )
 async def change_password(
+    user: CurrentAccount,
     session: SessionDep,
     settings: SettingsDep,
-    user: CurrentUser,
     claims: AccessClaims,
     address: ClientAddress,
     data: PasswordChange,
@@ -263,7 +264,7 @@ async def change_password(
 
 @users_router.get("/me/sessions")
 async def list_my_sessions(
-    session: SessionDep, user: CurrentUser, claims: AccessClaims
+    user: CurrentAccount, session: SessionDep, claims: AccessClaims
 ) -> list[SessionPublic]:
     """Your live sign-in sessions, newest first (at most 100)."""
     return await service.list_sessions(session=session, user=user, current_session_id=claims.sid)
@@ -276,7 +277,7 @@ async def list_my_sessions(
     responses=problem_responses(400, 429),
 )
 async def end_my_sessions(
-    session: SessionDep, user: CurrentUser, address: ClientAddress, data: SessionsEnd
+    user: CurrentAccount, session: SessionDep, address: ClientAddress, data: SessionsEnd
 ) -> None:
     """End some of your sessions, this one included if listed; confirm with your password."""
     await service.end_sessions(session=session, user=user, data=data, client_address=address)
@@ -284,8 +285,8 @@ async def end_my_sessions(
 
 @admin_router.get("/users")
 async def list_users(
-    session: SessionDep,
     _admin: AdminUser,
+    session: SessionDep,
     query: Annotated[UserQuery, Depends(UserQuery.from_request)],
 ) -> UserPage:
     """List all users (admins only)."""
@@ -295,8 +296,8 @@ async def list_users(
 
 @admin_router.patch("/users/{user_id}", responses=problem_responses(404, 409))
 async def update_user(
-    session: SessionDep,
     admin: AdminUser,
+    session: SessionDep,
     address: ClientAddress,
     user_id: UUID,
     data: UserAdminUpdate,

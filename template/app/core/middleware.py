@@ -1,4 +1,5 @@
-"""Pure ASGI middleware, one job each: security headers, request bodies, 500s.
+"""Pure ASGI middleware, one job each: security headers, request bodies, 500s, and closing
+what a request opened in the database.
 
 Request ids come from asgi-correlation-id's middleware, with `is_safe_request_id` as its check.
 """
@@ -11,6 +12,7 @@ from fastapi import HTTPException, status
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.db import close_request_database
 from app.core.errors import PROBLEM_JSON, problem_body
 
 logger = logging.getLogger(__name__)
@@ -139,3 +141,17 @@ class ServerErrorMiddleware:
             if started:
                 raise
             await send_problem(send, status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+class DatabaseMiddleware:
+    """Closes the connection and session a request opened (`app.core.db`), whatever happened,
+    once its answer is sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            await close_request_database(scope)
