@@ -7,9 +7,9 @@ cursor can neither widen what a caller sees nor need a secret.
 
 import base64
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from types import UnionType
 from typing import (
     Annotated,
@@ -35,15 +35,19 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
-from sqlalchemy import Column, ColumnElement, and_, func, inspect, literal, or_
+from sqlalchemy import BindParameter, Column, ColumnElement, and_, bindparam, func, inspect, or_
 from sqlalchemy.sql.base import ExecutableOption
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from app.core.errors import FieldError
 from app.core.types import Instant
 
 MAX_LIMIT = 100
+# Statement shapes (filters set, sort, cursor) each process keeps built; a client can ask for
+# more, at the cost each had before they were kept.
+SHAPES_KEPT = 512
 # Room for a sort by a timestamp, number, date or UUID; `cursor_param` of a resource that sorts by
 # strings gives it room for its longest one.
 CURSOR_LENGTH = 256
@@ -169,21 +173,35 @@ _TESTS = {
 }
 
 
-def _condition(model: type[SQLModel], name: str, value: Any) -> ColumnElement[bool]:
-    """The condition of one filter (`ListQuery` names them); values are bound as parameters."""
+def _kind(name: str, value: Any) -> str:
+    """What a filter's value changes in the statement: a null test's direction, or a list."""
+    if name.endswith("__isnull"):
+        return "null" if value else "not-null"
+    return "list" if isinstance(value, list) else ""
+
+
+def _condition(columns: Any, name: str, kind: str) -> ColumnElement[bool]:
+    """The condition of one filter (`ListQuery` names them), its value the parameter `name`."""
     field, _, test = name.partition("__")
-    column: Column[Any] = inspect(model).columns[field]
-    if test == "isnull":
-        return column.is_(None) if value else column.is_not(None)
-    if isinstance(value, list):
-        return column.in_(value)
-    return cast(ColumnElement[bool], _TESTS[test](column, value))
+    column: Column[Any] = columns[field]
+    if kind == "null":
+        return column.is_(None)
+    if kind == "not-null":
+        return column.is_not(None)
+    if kind == "list":
+        return column.in_(bindparam(name, expanding=True))
+    return cast(ColumnElement[bool], _TESTS[test](column, bindparam(name)))
 
 
-def _contains(model: type[SQLModel], fields: Sequence[str], word: str) -> ColumnElement[bool]:
-    """Rows with `word` in one of `fields`, case-insensitively; `%`, `_` and `\\` in it are
-    literal. On PostgreSQL a trigram index serves the ILIKE."""
-    pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _pattern(word: str) -> str:
+    """`word` anywhere, with `%`, `_` and `\\` in it literal."""
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _contains(model: type[SQLModel], fields: Sequence[str], index: int) -> ColumnElement[bool]:
+    """Rows with the pattern of word `index` in one of `fields`, case-insensitively. On
+    PostgreSQL a trigram index serves the ILIKE."""
+    pattern: BindParameter[str] = bindparam(f"word_{index}")
     return or_(*(col(getattr(model, field)).ilike(pattern, escape="\\") for field in fields))
 
 
@@ -251,57 +269,99 @@ def decode_cursor(query: ListQuery, sort: str, model: type[SQLModel]) -> tuple[A
 
 
 def _after(
-    column: Column[Any], id_column: Column[Any], *, descending: bool, last: tuple[Any, UUID]
+    column: Column[Any], id_column: Column[Any], *, descending: bool, after_null: bool
 ) -> ColumnElement[bool]:
-    """Rows that sort after `last` (NULLs last, ties by id), written so that an index on the
-    column bounds the scan: `c <= v AND (c < v OR id > last_id)` rather than a bare OR."""
-    value, last_id = last
-    if value is None:  # only NULLs are left, in id order
+    """Rows that sort after the cursor's row (NULLs last, ties by id), written so that an index
+    on the column bounds the scan: `c <= v AND (c < v OR id > last_id)` rather than a bare OR."""
+    last_id: BindParameter[UUID] = bindparam("after_id")
+    if after_null:  # only NULLs are left, in id order
         return and_(column.is_(None), id_column > last_id)
-    value = literal(value, column.type)  # a parameter even for True and False
+    value = bindparam("after_value", type_=column.type)  # a parameter even for True and False
     within = column <= value if descending else column >= value
     beyond = column < value if descending else column > value
     after = and_(within, or_(beyond, id_column > last_id))
     return or_(after, column.is_(None)) if column.nullable else after
 
 
-async def paginate(
-    session: AsyncSession,
-    model: type[M],
-    query: ListQuery,
-    *where: ColumnElement[bool] | bool,
-    options: Sequence[ExecutableOption] = (),
-) -> Page[M]:
-    """One page of `model` rows matching `where` and the query's filters, sorted and bounded;
-    `options` load what the rows reference.
-
-    The total comes from a scalar subquery in the same round trip. The database counts it once,
-    from the index where it can, and reads only the page's rows; a `count() OVER ()` window
-    would read every matching row on every page (about a second for 100k rows on SQLite). One
-    row past the page says whether there is a next one.
-    """
-    conditions = [
-        *where,
-        *(_condition(model, name, value) for name, value in query.filters().items()),
-        *(_contains(model, query.searched, word) for word in query.words()),
-    ]
-    sort: str = getattr(query, "sort", "-created_at")
-    descending = sort.startswith("-")
+@lru_cache(maxsize=SHAPES_KEPT)
+def _statements(
+    model: type[SQLModel],
+    matching: tuple[str, ...],
+    filters: tuple[tuple[str, str], ...],
+    searched: tuple[str, ...],
+    words: int,
+    sort: str,
+    after: str,
+) -> tuple[Select[SQLModel, Any], SelectOfScalar[int]]:
+    """The page and count statements of one shape of request, every value a named parameter:
+    built, and keyed by SQLAlchemy's statement cache, once per shape rather than per request
+    (docs/performance.md). `after` is "" without a cursor, else "null" or "value"."""
     columns = inspect(model).columns
+    conditions = [
+        *(columns[name] == bindparam(f"match_{name}") for name in matching),
+        *(_condition(columns, name, kind) for name, kind in filters),
+        *(_contains(model, searched, index) for index in range(words)),
+    ]
+    descending = sort.startswith("-")
     column, id_column = columns[sort.removeprefix("-")], columns["id"]
     order = column.desc() if descending else column.asc()
     if column.nullable:  # the same place on every database, in both directions
         order = order.nulls_last()
     count = select(func.count()).select_from(model).where(*conditions)
     statement = select(model, count.correlate(None).scalar_subquery()).where(*conditions)
-    if (last := decode_cursor(query, sort, model)) is not None:
-        statement = statement.where(_after(column, id_column, descending=descending, last=last))
-    statement = statement.order_by(order, id_column).limit(query.limit + 1).offset(query.offset)
-    statement = statement.options(*options)
-    rows = (await session.exec(statement)).all()
+    if after:
+        page_after = _after(column, id_column, descending=descending, after_null=after == "null")
+        statement = statement.where(page_after)
+    statement = statement.order_by(order, id_column)
+    return statement.limit(bindparam("limit")).offset(bindparam("offset")), count
+
+
+async def paginate(
+    session: AsyncSession,
+    model: type[M],
+    query: ListQuery,
+    *,
+    matching: Mapping[str, Any] | None = None,
+    options: Sequence[ExecutableOption] = (),
+) -> Page[M]:
+    """One page of `model` rows with the column values of `matching` (the owner's id) and the
+    query's filters, sorted and bounded; `options` load what the rows reference.
+
+    The total comes from a scalar subquery in the same round trip. The database counts it once,
+    from the index where it can, and reads only the page's rows; a `count() OVER ()` window
+    would read every matching row on every page (about a second for 100k rows on SQLite). One
+    row past the page says whether there is a next one.
+    """
+    matching = matching or {}
+    filters = query.filters()
+    words = query.words()
+    sort: str = getattr(query, "sort", "-created_at")
+    last = decode_cursor(query, sort, model)
+    after = "" if last is None else "null" if last[0] is None else "value"
+    statement, count = _statements(
+        model,
+        tuple(matching),
+        tuple((name, _kind(name, value)) for name, value in filters.items()),
+        query.searched,
+        len(words),
+        sort,
+        after,
+    )
+    params: dict[str, Any] = {
+        **{f"match_{name}": value for name, value in matching.items()},
+        **{name: value for name, value in filters.items() if not name.endswith("__isnull")},
+        **{f"word_{index}": _pattern(word) for index, word in enumerate(words)},
+        "limit": query.limit + 1,
+        "offset": query.offset,
+    }
+    if last is not None:
+        params["after_value"], params["after_id"] = last
+    if options:
+        statement = statement.options(*options)
+    rows = (await session.exec(statement, params=params)).all()
     # Past the last page no row carries the total, so it is counted alone.
-    total = rows[0][1] if rows else (await session.exec(count)).one()
-    items = [row[0] for row in rows[: query.limit]]
+    total = rows[0][1] if rows else (await session.exec(count, params=params)).one()
+    items = cast(list[M], [row[0] for row in rows[: query.limit]])
     next_cursor = encode_cursor(sort, model, items[-1]) if len(rows) > query.limit else None
     return Page(
         items=items,
