@@ -181,7 +181,8 @@ def _kind(name: str, value: Any) -> str:
 
 
 def _condition(columns: Any, name: str, kind: str) -> ColumnElement[bool]:
-    """The condition of one filter (`ListQuery` names them), its value the parameter `name`."""
+    """The condition of one filter (`ListQuery` names them), its value the parameter
+    `filter_<name>`."""
     field, _, test = name.partition("__")
     column: Column[Any] = columns[field]
     if kind == "null":
@@ -189,8 +190,8 @@ def _condition(columns: Any, name: str, kind: str) -> ColumnElement[bool]:
     if kind == "not-null":
         return column.is_not(None)
     if kind == "list":
-        return column.in_(bindparam(name, expanding=True))
-    return cast(ColumnElement[bool], _TESTS[test](column, bindparam(name)))
+        return column.in_(bindparam(f"filter_{name}", expanding=True))
+    return cast(ColumnElement[bool], _TESTS[test](column, bindparam(f"filter_{name}")))
 
 
 def _pattern(word: str) -> str:
@@ -273,10 +274,10 @@ def _after(
 ) -> ColumnElement[bool]:
     """Rows that sort after the cursor's row (NULLs last, ties by id), written so that an index
     on the column bounds the scan: `c <= v AND (c < v OR id > last_id)` rather than a bare OR."""
-    last_id: BindParameter[UUID] = bindparam("after_id")
+    last_id: BindParameter[UUID] = bindparam("cursor_id")
     if after_null:  # only NULLs are left, in id order
         return and_(column.is_(None), id_column > last_id)
-    value = bindparam("after_value", type_=column.type)  # a parameter even for True and False
+    value = bindparam("cursor_value", type_=column.type)  # a parameter even for True and False
     within = column <= value if descending else column >= value
     beyond = column < value if descending else column > value
     after = and_(within, or_(beyond, id_column > last_id))
@@ -295,7 +296,8 @@ def _statements(
 ) -> tuple[Select[SQLModel, Any], SelectOfScalar[int]]:
     """The page and count statements of one shape of request, every value a named parameter:
     built, and keyed by SQLAlchemy's statement cache, once per shape rather than per request
-    (docs/performance.md). `after` is "" without a cursor, else "null" or "value"."""
+    (docs/performance.md). `after` is "" without a cursor, else "null" or "value". Each kind
+    of value has its own prefix, so no field's name can take another value's parameter."""
     columns = inspect(model).columns
     conditions = [
         *(columns[name] == bindparam(f"match_{name}") for name in matching),
@@ -349,13 +351,17 @@ async def paginate(
     )
     params: dict[str, Any] = {
         **{f"match_{name}": value for name, value in matching.items()},
-        **{name: value for name, value in filters.items() if not name.endswith("__isnull")},
+        **{
+            f"filter_{name}": value
+            for name, value in filters.items()
+            if not name.endswith("__isnull")
+        },
         **{f"word_{index}": _pattern(word) for index, word in enumerate(words)},
         "limit": query.limit + 1,
         "offset": query.offset,
     }
     if last is not None:
-        params["after_value"], params["after_id"] = last
+        params["cursor_value"], params["cursor_id"] = last
     if options:
         statement = statement.options(*options)
     rows = (await session.exec(statement, params=params)).all()
