@@ -20,5 +20,4 @@ async def list_audit_events(
     query: Annotated[AuditQuery, Depends(AuditQuery.from_request)],
 ) -> AuditEventPage:
     """Read the audit log, newest first (admins only)."""
-    page = await service.list_events(session=session, query=query)
-    return AuditEventPage.model_validate(page, from_attributes=True)
+    return await service.list_events(session=session, query=query)

@@ -8,11 +8,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.audit.models import (
     MAX_ADDRESS_LENGTH,
     AuditEvent,
+    AuditEventPublic,
     AuditEventType,
     AuditQuery,
     Detail,
 )
-from app.core.pagination import Page, paginate
+from app.core.pagination import Page, paginate_rows
 
 
 def record(
@@ -39,5 +40,5 @@ def record(
     return row
 
 
-async def list_events(*, session: AsyncSession, query: AuditQuery) -> Page[AuditEvent]:
-    return await paginate(session, AuditEvent, query)
+async def list_events(*, session: AsyncSession, query: AuditQuery) -> Page[AuditEventPublic]:
+    return await paginate_rows(session, AuditEvent, query, AuditEventPublic)

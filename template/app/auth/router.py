@@ -290,8 +290,7 @@ async def list_users(
     query: Annotated[UserQuery, Depends(UserQuery.from_request)],
 ) -> UserPage:
     """List all users (admins only)."""
-    page = await service.list_users(session=session, query=query)
-    return UserPage.model_validate(page, from_attributes=True)
+    return await service.list_users(session=session, query=query)
 
 
 @admin_router.patch("/users/{user_id}", responses=problem_responses(404, 409))

@@ -36,6 +36,7 @@ from app.auth.models import (
     TokenPair,
     User,
     UserAdminUpdate,
+    UserPublic,
     UserQuery,
 )
 from app.auth.passwords import check_password
@@ -44,7 +45,7 @@ from app.core.errors import AppError, AuthenticationError, ConflictError, NotFou
 from app.core.mail import Mail, Mailer
 from app.core.metrics import REFRESH_TOKEN_REUSE, SIGN_INS_FAILED, SIGN_INS_SUCCEEDED
 from app.core.models import utcnow
-from app.core.pagination import Page, paginate
+from app.core.pagination import Page, paginate_rows
 from app.core.security import (
     create_token,
     decode_token,
@@ -444,8 +445,8 @@ async def end_sessions(
     )
 
 
-async def list_users(*, session: AsyncSession, query: UserQuery) -> Page[User]:
-    return await paginate(session, User, query)
+async def list_users(*, session: AsyncSession, query: UserQuery) -> Page[UserPublic]:
+    return await paginate_rows(session, User, query, UserPublic)
 
 
 async def update_user(
