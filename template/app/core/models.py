@@ -42,7 +42,7 @@ async def insert_row(
 ) -> Row[Any]:
     """Insert one row of `model` with `values`, the fields' defaults (the id, the timestamps)
     filling in the rest, and return it as stored. For a table no write of which a constraint
-    refuses: building the ORM object cost a create 9% (docs/performance.md)."""
+    refuses: building and flushing the ORM object cost a create 19% (docs/performance.md)."""
     defaults = {
         name: field.get_default(call_default_factory=True)
         for name, field in model.model_fields.items()
