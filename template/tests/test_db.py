@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
+from sqlmodel.main import default_registry
 
 from app.auth import service
 from app.auth.models import User
 from app.core import db
 from app.core.db import DatabaseURLError, async_url, create_engine, driver_options
+from app.core.models import Schema
 from tests.helpers import BEHIND_TRANSACTION_POOLER, Account, make_settings
 
 NEON_POOLED = (
@@ -248,3 +250,12 @@ async def test_a_list_of_a_tables_own_columns_builds_no_orm_objects(
     assert r.status_code == 200, r.text
     assert {item["email"] for item in r.json()["items"]} == {admin.email, user.email}
     assert loaded == []
+
+
+def test_no_table_is_built_on_schema() -> None:
+    """`Schema` leaves out SQLModel's constructor, which gives a table's row its SQLAlchemy
+    state: a row of such a table would never be saved. Tables derive from `SQLModel`."""
+    tables = {mapper.class_ for mapper in default_registry.mappers}
+
+    assert User in tables
+    assert {table for table in tables if issubclass(table, Schema)} == set()

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import JSON, Column, Enum, Index
 from sqlmodel import Field, SQLModel
 
-from app.core.models import RESPONSE, utcnow
+from app.core.models import RESPONSE, Schema, utcnow
 from app.core.pagination import ListQuery, Page, sort_param
 from app.core.types import Instant
 
@@ -69,7 +69,7 @@ class AuditEvent(SQLModel, table=True):
 # Schemas.
 
 
-class AuditEventPublic(SQLModel):
+class AuditEventPublic(Schema):
     """A row of the audit log as admins read it."""
 
     model_config = RESPONSE

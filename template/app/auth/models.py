@@ -11,7 +11,7 @@ from sqlalchemy import Column, Enum, Index
 from sqlmodel import Field, SQLModel
 
 from app.auth.identifiers import MAX_EMAIL_LENGTH, AccountEmail
-from app.core.models import FORBID_EXTRA, RESPONSE, utcnow
+from app.core.models import FORBID_EXTRA, RESPONSE, Schema, utcnow
 from app.core.pagination import CURSOR_LENGTH, Page, PageQuery, cursor_param, sort_param
 from app.core.types import Flag, SearchText
 
@@ -135,7 +135,7 @@ class AccountToken(SQLModel, table=True):
 # Schemas.
 
 
-class Registration(SQLModel):
+class Registration(Schema):
     """What a new user sends to sign up."""
 
     model_config = FORBID_EXTRA
@@ -145,7 +145,7 @@ class Registration(SQLModel):
     full_name: FullName | None = None
 
 
-class UserPublic(SQLModel):
+class UserPublic(Schema):
     """A user as the API shows it: never the password hash."""
 
     model_config = RESPONSE
@@ -159,7 +159,7 @@ class UserPublic(SQLModel):
     created_at: datetime
 
 
-class ProfileUpdate(SQLModel):
+class ProfileUpdate(Schema):
     """The fields a user may change on their own profile; the email changes through
     `POST /users/me/email`, confirmed from the new address."""
 
@@ -168,7 +168,7 @@ class ProfileUpdate(SQLModel):
     full_name: FullName | None = None
 
 
-class EmailChange(SQLModel):
+class EmailChange(Schema):
     """A new sign-in address, confirmed with the current password."""
 
     model_config = FORBID_EXTRA
@@ -177,7 +177,7 @@ class EmailChange(SQLModel):
     current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
-class PasswordForgotten(SQLModel):
+class PasswordForgotten(Schema):
     model_config = FORBID_EXTRA
 
     email: AccountEmail = Field(max_length=MAX_EMAIL_LENGTH)
@@ -187,14 +187,14 @@ class PasswordForgotten(SQLModel):
 MailedToken = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class PasswordReset(SQLModel):
+class PasswordReset(Schema):
     model_config = FORBID_EXTRA
 
     token: MailedToken
     new_password: Password
 
 
-class TokenConfirmation(SQLModel):
+class TokenConfirmation(Schema):
     """The token of a mailed link: an address check or an email change."""
 
     model_config = FORBID_EXTRA
@@ -202,14 +202,14 @@ class TokenConfirmation(SQLModel):
     token: MailedToken
 
 
-class PasswordChange(SQLModel):
+class PasswordChange(Schema):
     model_config = FORBID_EXTRA
 
     current_password: str = Field(max_length=128)
     new_password: Password
 
 
-class SessionPublic(SQLModel):
+class SessionPublic(Schema):
     """A live sign-in session of the caller; `current` is the one of this request's token."""
 
     model_config = RESPONSE
@@ -220,7 +220,7 @@ class SessionPublic(SQLModel):
     current: bool
 
 
-class SessionsEnd(SQLModel):
+class SessionsEnd(Schema):
     """Sessions to end, confirmed with the current password (ASVS V7.5.2)."""
 
     model_config = FORBID_EXTRA
@@ -229,7 +229,7 @@ class SessionsEnd(SQLModel):
     session_ids: list[UUID] = Field(min_length=1, max_length=MAX_LISTED_SESSIONS)
 
 
-class UserAdminUpdate(SQLModel):
+class UserAdminUpdate(Schema):
     """What an admin may change on another user."""
 
     model_config = FORBID_EXTRA
@@ -238,13 +238,13 @@ class UserAdminUpdate(SQLModel):
     is_active: Flag = Field(default=None)
 
 
-class RefreshRequest(SQLModel):
+class RefreshRequest(Schema):
     model_config = FORBID_EXTRA
 
     refresh_token: str = Field(max_length=4096)
 
 
-class TokenPair(SQLModel):
+class TokenPair(Schema):
     """The OAuth2 token response, with the refresh token that renews it."""
 
     model_config = RESPONSE

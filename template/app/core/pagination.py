@@ -426,7 +426,10 @@ async def paginate_rows(
     shown as `shown` (the public schema): about 15% less work for a list of 20
     (docs/performance.md). `shown` may only read the table's columns."""
     rows, total, next_cursor = await _read_page(session, model, query, matching or {}, as_rows=True)
-    items: list[S] = _shown_list(shown).validate_python(rows, from_attributes=True)
+    # As dicts: a row's attributes are found only after a failed look-up on its class.
+    keys = rows[0]._fields if rows else ()
+    values = [dict(zip(keys, row, strict=True)) for row in rows]
+    items: list[S] = _shown_list(shown).validate_python(values)
     return Page(
         items=items,
         total=total,
