@@ -126,9 +126,9 @@ def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 COUNT_ROUTE = '''
 
 @router.get("/mine/count")
-async def count_todos(session: SessionDep, user: ResourceUser) -> dict[str, int]:
+async def count_todos(user: ResourceUser, connection: ConnectionDep) -> dict[str, int]:
     """How many todos the current user has."""
-    page = await service.list_todos(session=session, owner=user, query=TodoQuery())
+    page = await service.list_todos(connection=connection, owner=user, query=TodoQuery())
     return {"count": page.total}
 '''
 COUNT_TEST = '''"""Our own route: the count of the current user's todos."""

@@ -3,6 +3,7 @@ records, which commits both or neither: no function here commits."""
 
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit.models import (
@@ -40,5 +41,5 @@ def record(
     return row
 
 
-async def list_events(*, session: AsyncSession, query: AuditQuery) -> Page[AuditEventPublic]:
-    return await paginate_rows(session, AuditEvent, query, AuditEventPublic)
+async def list_events(*, connection: AsyncConnection, query: AuditQuery) -> Page[AuditEventPublic]:
+    return await paginate_rows(connection, AuditEvent, query, AuditEventPublic)

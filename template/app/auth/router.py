@@ -38,7 +38,7 @@ from app.auth.models import (
     UserPublic,
     UserQuery,
 )
-from app.core.db import SessionDep
+from app.core.db import ConnectionDep, SessionDep
 from app.core.errors import problem_responses
 from app.core.mail import MailerDep
 
@@ -286,11 +286,11 @@ async def end_my_sessions(
 @admin_router.get("/users")
 async def list_users(
     _admin: AdminUser,
-    session: SessionDep,
+    connection: ConnectionDep,
     query: Annotated[UserQuery, Depends(UserQuery.from_request)],
 ) -> UserPage:
     """List all users (admins only)."""
-    return await service.list_users(session=session, query=query)
+    return await service.list_users(connection=connection, query=query)
 
 
 @admin_router.patch("/users/{user_id}", responses=problem_responses(404, 409))

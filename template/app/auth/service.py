@@ -445,8 +445,8 @@ async def end_sessions(
     )
 
 
-async def list_users(*, session: AsyncSession, query: UserQuery) -> Page[UserPublic]:
-    return await paginate_rows(session, User, query, UserPublic)
+async def list_users(*, connection: AsyncConnection, query: UserQuery) -> Page[UserPublic]:
+    return await paginate_rows(connection, User, query, UserPublic)
 
 
 async def update_user(
