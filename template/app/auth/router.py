@@ -44,6 +44,9 @@ from app.core.mail import MailerDep
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
+# `GET /users/me` alone: clients call it far more often than the rest of /users, which app/api.py
+# tries after the resources, so that each resource request passes over one route, not six.
+me_router = APIRouter(prefix="/users", tags=["users"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"], responses=problem_responses(403))
 
 
@@ -196,7 +199,7 @@ async def confirm_email_change(
     tasks.add_task(mailer.send, notice)
 
 
-@users_router.get("/me")
+@me_router.get("/me")
 async def read_me(user: CurrentUser) -> UserPublic:
     """Your profile."""
     return UserPublic.model_validate(user)
