@@ -2,7 +2,8 @@
 
 `/ping` does nothing. `/ping/db` adds the least any authenticated request of the render must do:
 one round trip to the same database through SQLAlchemy's async engine, as a Core statement on a
-pooled connection (no ORM, no session, no dependency). `BENCH_DATABASE_URL` names the database.
+pooled connection (no ORM, no session, no dependency). `BENCH_DATABASE_URL` names the database,
+`BENCH_POOL_SIZE` the size of its pool.
 """
 
 import os
@@ -23,7 +24,8 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     url = os.environ.get("BENCH_DATABASE_URL")
     if url:
         scheme, rest = url.split(":", 1)
-        engine = create_async_engine(f"{ASYNC_DRIVERS[scheme]}:{rest}", pool_size=20)
+        pool_size = int(os.environ.get("BENCH_POOL_SIZE", "20"))
+        engine = create_async_engine(f"{ASYNC_DRIVERS[scheme]}:{rest}", pool_size=pool_size)
     yield
     if engine is not None:
         await engine.dispose()

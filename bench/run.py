@@ -51,6 +51,10 @@ RAISED_SETTINGS = {
     "REFRESH_ACCOUNT_RATE_LIMIT": "1000000/minute",
 }
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
+# Both apps' connection pool: enough for wrk's connections. With the render's default (5, and 10
+# more that are closed on return), 16 concurrent requests open and close connections all the
+# time, about 10% of a create's CPU that the floor never pays (docs/performance.md).
+POOL_SIZE = 20
 # The render of the filtered-page scenario: the defaults' todo with an indexed field, a reference
 # and a searched title.
 FILTERED_RESOURCES = """\
@@ -519,6 +523,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
             "ENVIRONMENT": "production",
             "MAIL_ENABLED": "false",  # no route of the benchmark sends mail
             "DATABASE_URL": database_url,
+            "DB_POOL_SIZE": str(POOL_SIZE),
             **signing_key(answers.get("jwt_algorithm", "HS256")),
         }
     )
@@ -542,7 +547,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     stack.callback(stop_loads)
     api = Server("app.main:app", project, env, workdir / "api.log")
     servers.append(api)
-    ping_env = os.environ | {"BENCH_DATABASE_URL": database_url}
+    ping_env = os.environ | {"BENCH_DATABASE_URL": database_url, "BENCH_POOL_SIZE": str(POOL_SIZE)}
     ping_server = Server("ping_app:app", PING_APP, ping_env, workdir / "ping.log")
     servers.append(ping_server)
     api.wait_ready("/health/ready")
