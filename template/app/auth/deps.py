@@ -7,7 +7,15 @@ from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from app.auth import service
 from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
-from app.auth.models import Caller, PasswordForgotten, RefreshRequest, Registration, Role, User
+from app.auth.models import (
+    Caller,
+    ListCaller,
+    PasswordForgotten,
+    RefreshRequest,
+    Registration,
+    Role,
+    User,
+)
 from app.core.config import Settings
 from app.core.db import get_connection, get_session
 from app.core.errors import AuthenticationError, ForbiddenError, RateLimitedError
@@ -81,12 +89,10 @@ async def require_admin(user: CurrentUser) -> Caller:
 
 AdminUser = Annotated[Caller, Depends(require_admin)]
 
-UNVERIFIED = "Verify your email address first: follow the link we mailed you, or ask for a new one."
-
 
 async def require_verified(user: CurrentUser) -> Caller:
     if not user.email_verified:
-        raise ForbiddenError(UNVERIFIED)
+        raise ForbiddenError(service.UNVERIFIED)
     return user
 
 
@@ -105,6 +111,18 @@ async def get_resource_user(request: Request, token: BearerToken) -> Caller:
 
 
 ResourceUser = Annotated[Caller, Depends(get_resource_user)]
+
+
+async def get_list_caller(request: Request, token: BearerToken) -> ListCaller:
+    """The caller of a list of their rows: the user the access token names, whose session, and
+    email where REQUIRE_VERIFIED_EMAIL asks, the list's own statement checks. A statement less
+    than `ResourceUser` (docs/performance.md); a token that fails the check lists nothing."""
+    claims = await get_access_claims(request, token)
+    verified_only = (await get_settings(request)).require_verified_email
+    return service.list_caller(claims, verified_only=verified_only)
+
+
+ListUser = Annotated[ListCaller, Depends(get_list_caller)]
 
 
 async def get_client_address(request: Request) -> str | None:

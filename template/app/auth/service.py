@@ -3,14 +3,17 @@
 import hmac
 import logging
 import secrets
-from dataclasses import fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +28,7 @@ from app.auth.models import (
     AuthSession,
     Caller,
     EmailChange,
+    ListCaller,
     PasswordChange,
     PasswordReset,
     ProfileUpdate,
@@ -41,12 +45,19 @@ from app.auth.models import (
 )
 from app.auth.passwords import check_password
 from app.core.config import Settings
-from app.core.errors import AppError, AuthenticationError, ConflictError, NotFoundError
+from app.core.errors import (
+    AppError,
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+)
 from app.core.mail import Mail, Mailer
 from app.core.metrics import REFRESH_TOKEN_REUSE, SIGN_INS_FAILED, SIGN_INS_SUCCEEDED
 from app.core.models import utcnow
 from app.core.pagination import Page, paginate_rows
 from app.core.security import (
+    TokenClaims,
     create_token,
     decode_token,
     fingerprint,
@@ -303,6 +314,41 @@ _CALLER = (
     .where(*_LIVE_SESSION)
 )
 _SESSION_USER = select(User).join(AuthSession).where(*_LIVE_SESSION)
+# The check that a list makes in its own statement: NULL without a live session, else whether
+# the email is verified.
+_LIVE_SESSION_VERIFIED = (
+    select(col(User.email_verified))
+    .join(AuthSession)
+    .where(*_LIVE_SESSION)
+    .correlate(None)
+    .scalar_subquery()
+)
+
+UNVERIFIED = "Verify your email address first: follow the link we mailed you, or ask for a new one."
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCheck:
+    """The `CallerCheck` of an access token's session, for a list to make in its statement."""
+
+    params: Mapping[str, Any]
+    verified_only: bool
+
+    @property
+    def column(self) -> ScalarSelect[bool]:
+        return _LIVE_SESSION_VERIFIED
+
+    def admit(self, verified: bool | None) -> None:
+        if verified is None:
+            raise AuthenticationError
+        if self.verified_only and not verified:
+            raise ForbiddenError(UNVERIFIED)
+
+
+def list_caller(claims: TokenClaims, *, verified_only: bool) -> ListCaller:
+    """The user an access token names, for a list of their rows to check (`ListCaller`)."""
+    params = {"user_id": claims.sub, "session_id": claims.sid, "now": utcnow()}
+    return ListCaller(id=claims.sub, check=SessionCheck(params, verified_only))
 
 
 async def get_caller(

@@ -16,6 +16,7 @@ from typing import (
     Any,
     ClassVar,
     Generic,
+    Protocol,
     Self,
     TypeVar,
     Union,
@@ -38,9 +39,10 @@ from pydantic import (
 from sqlalchemy import BindParameter, Column, ColumnElement, and_, bindparam, func, inspect, or_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import Select, SelectOfScalar
+from sqlmodel.sql.expression import Select
 
 from app.core.errors import FieldError
 from app.core.types import Instant
@@ -76,6 +78,32 @@ def sort_param(sort: Any, default: str) -> Any:
         for value in get_args(sort)
     ]
     return Field(default=default, json_schema_extra={"x-enum-varnames": names})
+
+
+class CallerCheck(Protocol):
+    """A check of the caller that a list makes in its own statement rather than in one before
+    it: a statement less a list (docs/performance.md). `column` is a scalar subquery of the
+    values in `params`, NULL when it finds no row; `admit` raises unless its value lets the
+    caller in. The page's rows are read either way and shown only once it has."""
+
+    @property
+    def column(self) -> ScalarSelect[Any]: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+    def admit(self, value: Any) -> None: ...
+
+
+class Owner(Protocol):
+    """Whose rows a list shows, by `owner_id`, and the check of the caller, if it is still to
+    be made."""
+
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def check(self) -> CallerCheck | None: ...
 
 
 class Page(BaseModel, Generic[T]):
@@ -296,12 +324,14 @@ def _statements(
     sort: str,
     after: str,
     as_rows: bool,
-) -> tuple[Select[Any, Any], SelectOfScalar[int]]:
+    checked: ScalarSelect[Any] | None,
+) -> tuple[Select[Any, Any], Select[Any, Any]]:
     """The page and count statements of one shape of request, every value a named parameter:
     built, and keyed by SQLAlchemy's statement cache, once per shape rather than per request
     (docs/performance.md). `after` is "" without a cursor, else "null" or "value". Each kind
     of value has its own prefix, so no field's name can take another value's parameter. The
-    page selects the table's columns `as_rows`, else its ORM entity; the total comes last."""
+    page selects the table's columns `as_rows`, else its ORM entity, then the total, then the
+    `checked` column of a caller check, which the count selects after the total too."""
     columns = inspect(model).columns
     conditions = [
         *(columns[name] == bindparam(f"match_{name}") for name in matching),
@@ -315,14 +345,16 @@ def _statements(
         order = order.nulls_last()
     count = select(func.count()).select_from(model).where(*conditions)
     total = count.correlate(None).scalar_subquery()
-    statement = select(model, total).where(*conditions)
+    check = () if checked is None else (checked,)
+    statement = select(model, total, *check).where(*conditions)
     if as_rows:  # still SQLModel's Select: the generative copy keeps the class
-        statement = cast(Select[Any, Any], statement.with_only_columns(*columns, total))
+        statement = cast(Select[Any, Any], statement.with_only_columns(*columns, total, *check))
     if after:
         page_after = _after(column, id_column, descending=descending, after_null=after == "null")
         statement = statement.where(page_after)
     statement = statement.order_by(order, id_column)
-    return statement.limit(bindparam("limit")).offset(bindparam("offset")), count
+    page = statement.limit(bindparam("limit")).offset(bindparam("offset"))
+    return page, cast(Select[Any, Any], count.add_columns(*check))
 
 
 async def _read_page(
@@ -331,16 +363,20 @@ async def _read_page(
     query: ListQuery,
     matching: Mapping[str, Any],
     *,
+    owner: Owner | None,
     options: Sequence[ExecutableOption] = (),
 ) -> tuple[Sequence[Any], int, str | None]:
     """The page's rows, the total and the next cursor: ORM objects in a session, plain rows
-    on a connection.
+    on a connection. Only the owner's rows, once the owner's check, if any, admits the caller.
 
     The total comes from a scalar subquery in the same round trip. The database counts it once,
     from the index where it can, and reads only the page's rows; a `count() OVER ()` window
     would read every matching row on every page (about a second for 100k rows on SQLite). One
     row past the page says whether there is a next one.
     """
+    check = None if owner is None else owner.check
+    if owner is not None:
+        matching = {"owner_id": owner.id, **matching}
     as_rows = isinstance(db, AsyncConnection)
     filters = query.filters()
     words = query.words()
@@ -356,8 +392,10 @@ async def _read_page(
         sort,
         after,
         as_rows,
+        None if check is None else check.column,
     )
     params: dict[str, Any] = {
+        **({} if check is None else check.params),
         **{f"match_{name}": value for name, value in matching.items()},
         **{
             f"filter_{name}": value
@@ -370,15 +408,22 @@ async def _read_page(
     }
     if last is not None:
         params["cursor_value"], params["cursor_id"] = last
-    # Past the last page no row carries the total, so it is counted alone.
     if isinstance(db, AsyncConnection):
         rows: Sequence[Any] = (await db.execute(statement, params)).all()
-        total = rows[0][-1] if rows else (await db.execute(count, params)).scalar_one()
     else:
         if options:
             statement = statement.options(*options)
         rows = (await db.exec(statement, params=params)).all()
-        total = rows[0][-1] if rows else (await db.exec(count, params=params)).one()
+    if rows:
+        last_columns = rows[0]
+    else:  # past the last page no row carries the total (nor the check): counted alone
+        connection = db if isinstance(db, AsyncConnection) else await db.connection()
+        last_columns = (await connection.execute(count, params)).one()
+    if check is None:
+        total = last_columns[-1]
+    else:
+        check.admit(last_columns[-1])
+        total = last_columns[-2]
     next_cursor = None
     if len(rows) > query.limit:
         last_shown = rows[query.limit - 1]
@@ -391,14 +436,15 @@ async def paginate(
     model: type[M],
     query: ListQuery,
     *,
+    owner: Owner | None = None,
     matching: Mapping[str, Any] | None = None,
     options: Sequence[ExecutableOption] = (),
 ) -> Page[M]:
-    """One page of `model` objects with the column values of `matching` (the owner's id) and
-    the query's filters, sorted and bounded; `options` load what the rows reference. For a
-    list that shows only the table's own columns, `paginate_rows` does the same for less."""
+    """One page of `model` objects of `owner` with the column values of `matching` and the
+    query's filters, sorted and bounded; `options` load what the rows reference. For a list
+    that shows only the table's own columns, `paginate_rows` does the same for less."""
     rows, total, next_cursor = await _read_page(
-        session, model, query, matching or {}, options=options
+        session, model, query, matching or {}, owner=owner, options=options
     )
     return Page(
         items=cast(list[M], [row[0] for row in rows]),
@@ -422,13 +468,16 @@ async def paginate_rows(
     query: ListQuery,
     shown: type[S],
     *,
+    owner: Owner | None = None,
     matching: Mapping[str, Any] | None = None,
 ) -> Page[S]:
     """One page as `paginate` gives it, each row read as a plain row on the request's
     connection, not an ORM object in a session, and shown as `shown` (the public schema):
     about 20% less work for a list of 20 (docs/performance.md). `shown` may only read the
     table's columns."""
-    rows, total, next_cursor = await _read_page(connection, model, query, matching or {})
+    rows, total, next_cursor = await _read_page(
+        connection, model, query, matching or {}, owner=owner
+    )
     # As dicts: a row's attributes are found only after a failed look-up on its class.
     keys = rows[0]._fields if rows else ()
     values = [dict(zip(keys, row, strict=True)) for row in rows]
