@@ -126,7 +126,7 @@ def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 COUNT_ROUTE = '''
 
 @router.get("/mine/count")
-async def count_todos(user: ListUser, connection: ConnectionDep) -> dict[str, int]:
+async def count_todos(user: ResourceOwner, connection: ConnectionDep) -> dict[str, int]:
     """How many todos the current user has."""
     page = await service.list_todos(connection=connection, owner=user, query=TodoQuery())
     return {"count": page.total}

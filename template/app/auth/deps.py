@@ -9,11 +9,11 @@ from app.auth import service
 from app.auth.identifiers import MAX_EMAIL_LENGTH, normalize_email
 from app.auth.models import (
     Caller,
-    ListCaller,
     PasswordForgotten,
     RefreshRequest,
     Registration,
     Role,
+    RowOwner,
     User,
 )
 from app.core.config import Settings
@@ -113,16 +113,17 @@ async def get_resource_user(request: Request, token: BearerToken) -> Caller:
 ResourceUser = Annotated[Caller, Depends(get_resource_user)]
 
 
-async def get_list_caller(request: Request, token: BearerToken) -> ListCaller:
-    """The caller of a list of their rows: the user the access token names, whose session, and
-    email where REQUIRE_VERIFIED_EMAIL asks, the list's own statement checks. A statement less
-    than `ResourceUser` (docs/performance.md); a token that fails the check lists nothing."""
+async def get_resource_owner(request: Request, token: BearerToken) -> RowOwner:
+    """The caller of a route that lists or creates their rows: the user the access token names,
+    whose session, and email where REQUIRE_VERIFIED_EMAIL asks, the statement of the rows
+    checks. A statement less than `ResourceUser` (docs/performance.md); a token that fails the
+    check lists nothing and writes nothing."""
     claims = await get_access_claims(request, token)
     verified_only = (await get_settings(request)).require_verified_email
-    return service.list_caller(claims, verified_only=verified_only)
+    return service.row_owner(claims, verified_only=verified_only)
 
 
-ListUser = Annotated[ListCaller, Depends(get_list_caller)]
+ResourceOwner = Annotated[RowOwner, Depends(get_resource_owner)]
 
 
 async def get_client_address(request: Request) -> str | None:

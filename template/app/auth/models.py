@@ -11,15 +11,8 @@ from sqlalchemy import Column, Enum, Index
 from sqlmodel import Field, SQLModel
 
 from app.auth.identifiers import MAX_EMAIL_LENGTH, AccountEmail
-from app.core.models import FORBID_EXTRA, RESPONSE, Schema, utcnow
-from app.core.pagination import (
-    CURSOR_LENGTH,
-    CallerCheck,
-    Page,
-    PageQuery,
-    cursor_param,
-    sort_param,
-)
+from app.core.models import FORBID_EXTRA, RESPONSE, CallerCheck, Schema, utcnow
+from app.core.pagination import CURSOR_LENGTH, Page, PageQuery, cursor_param, sort_param
 from app.core.types import Flag, SearchText
 
 # ASVS V6.2: at least 12 characters, long passphrases allowed, nothing trimmed or truncated.
@@ -79,16 +72,17 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
-class ListCaller:
-    """Whose rows a list shows: a `Caller`'s (`of`), or those of the user an access token names,
-    with the check of the token's session still to be made by the list's own statement (`check`,
-    made by `ListUser`'s dependency): a statement less a list (docs/performance.md)."""
+class RowOwner:
+    """Whose rows a route lists or creates: a `Caller`'s (`of`), or those of the user an access
+    token names, with the check of the token's session (`check`, from `ResourceOwner`'s
+    dependency) still to be made by the statement that lists or inserts the rows: a statement
+    less a request (docs/performance.md)."""
 
     id: UUID
     check: CallerCheck | None
 
     @classmethod
-    def of(cls, caller: Caller) -> "ListCaller":
+    def of(cls, caller: Caller) -> "RowOwner":
         """A caller whose session was checked already."""
         return cls(id=caller.id, check=None)
 

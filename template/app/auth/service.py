@@ -28,13 +28,13 @@ from app.auth.models import (
     AuthSession,
     Caller,
     EmailChange,
-    ListCaller,
     PasswordChange,
     PasswordReset,
     ProfileUpdate,
     RefreshToken,
     Registration,
     Role,
+    RowOwner,
     SessionPublic,
     SessionsEnd,
     TokenPair,
@@ -314,8 +314,8 @@ _CALLER = (
     .where(*_LIVE_SESSION)
 )
 _SESSION_USER = select(User).join(AuthSession).where(*_LIVE_SESSION)
-# The check that a list makes in its own statement: NULL without a live session, else whether
-# the email is verified.
+# The check that a statement of the caller's rows makes (`SessionCheck`): NULL without a live
+# session, else whether the email is verified. The conditions on it are built once, too.
 _LIVE_SESSION_VERIFIED = (
     select(col(User.email_verified))
     .join(AuthSession)
@@ -323,13 +323,16 @@ _LIVE_SESSION_VERIFIED = (
     .correlate(None)
     .scalar_subquery()
 )
+_LIVE = _LIVE_SESSION_VERIFIED.is_not(None)
+_LIVE_AND_VERIFIED = _LIVE_SESSION_VERIFIED.is_(True)
 
 UNVERIFIED = "Verify your email address first: follow the link we mailed you, or ask for a new one."
 
 
 @dataclass(frozen=True, slots=True)
 class SessionCheck:
-    """The `CallerCheck` of an access token's session, for a list to make in its statement."""
+    """The `CallerCheck` of an access token's session, made by the statement that lists or
+    creates the caller's rows."""
 
     params: Mapping[str, Any]
     verified_only: bool
@@ -338,6 +341,10 @@ class SessionCheck:
     def column(self) -> ScalarSelect[bool]:
         return _LIVE_SESSION_VERIFIED
 
+    @property
+    def admitted(self) -> ColumnElement[bool]:
+        return _LIVE_AND_VERIFIED if self.verified_only else _LIVE
+
     def admit(self, verified: bool | None) -> None:
         if verified is None:
             raise AuthenticationError
@@ -345,10 +352,10 @@ class SessionCheck:
             raise ForbiddenError(UNVERIFIED)
 
 
-def list_caller(claims: TokenClaims, *, verified_only: bool) -> ListCaller:
-    """The user an access token names, for a list of their rows to check (`ListCaller`)."""
+def row_owner(claims: TokenClaims, *, verified_only: bool) -> RowOwner:
+    """The user an access token names, for the statement of their rows to check (`RowOwner`)."""
     params = {"user_id": claims.sub, "session_id": claims.sid, "now": utcnow()}
-    return ListCaller(id=claims.sub, check=SessionCheck(params, verified_only))
+    return RowOwner(id=claims.sub, check=SessionCheck(params, verified_only))
 
 
 async def get_caller(

@@ -4,13 +4,17 @@ every schema of the API shares."""
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from typing import Any, Self, cast
+from functools import cache, lru_cache
+from typing import Any, Protocol, Self, cast
+from uuid import UUID
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, Row, insert, inspect
+from sqlalchemy import ColumnElement, Insert, Row, bindparam, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import SQLModel
+
+from app.core.errors import AuthenticationError
 
 # Stable constraint names on every database, so Alembic revisions stay identical across them.
 SQLModel.metadata.naming_convention = {
@@ -49,6 +53,35 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class CallerCheck(Protocol):
+    """A check of the caller made by the statement that reads or writes their rows, not by one
+    before it: a statement less a request (docs/performance.md). `column` is a scalar subquery
+    of the values in `params`, NULL when it finds no row; `admitted` is the condition on it that
+    lets the caller in, and `admit` raises unless its value does."""
+
+    @property
+    def column(self) -> ScalarSelect[Any]: ...
+
+    @property
+    def admitted(self) -> ColumnElement[bool]: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+    def admit(self, value: Any) -> None: ...
+
+
+class Owner(Protocol):
+    """Whose rows a statement reads or writes (`owner_id`), and the check of the caller that it
+    has still to make, if any."""
+
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def check(self) -> CallerCheck | None: ...
+
+
 @dataclass(frozen=True)
 class _Inserting:
     """How `insert_row` fills a row of one table: built once per model."""
@@ -74,13 +107,37 @@ def _inserting(model: type[SQLModel]) -> _Inserting:
     )
 
 
+@lru_cache(maxsize=256)
+def _insert_if(
+    model: type[SQLModel], names: tuple[str, ...], admitted: ColumnElement[bool]
+) -> Insert:
+    """`INSERT ... SELECT` of the values of `names`, which writes nothing unless `admitted`.
+    Each value is the parameter `value_<name>`, so no column takes a parameter of the check."""
+    table = inspect(model).local_table
+    values = select(*(bindparam(f"value_{name}", type_=table.c[name].type) for name in names))
+    return insert(table).from_select(names, values.where(admitted)).returning(*table.columns)
+
+
 async def insert_row(
-    connection: AsyncConnection, model: type[SQLModel], values: Mapping[str, Any]
+    connection: AsyncConnection, model: type[SQLModel], values: Mapping[str, Any], *, owner: Owner
 ) -> Row[Any]:
-    """Insert one row of `model` with `values`, the fields' defaults (the id, the timestamps)
+    """Insert one row of `owner` with `values`, the fields' defaults (the id, the timestamps)
     filling in the rest, and return it as stored. For a table no write of which a constraint
-    refuses: building and flushing the ORM object cost a create 19% (docs/performance.md)."""
+    refuses: building and flushing the ORM object cost a create 19% (docs/performance.md).
+
+    The owner's check, if still to make, is the insert's condition: a refused caller's row is
+    never written, and the check, read alone then, says why.
+    """
     inserting = _inserting(model)
     made = {name: make() for name, make in inserting.factories.items() if name not in values}
-    row = inserting.defaults | made | dict(values)
-    return (await connection.execute(inserting.statement, row)).one()
+    row = inserting.defaults | made | dict(values) | {"owner_id": owner.id}
+    check = owner.check
+    if check is None:
+        return (await connection.execute(inserting.statement, row)).one()
+    statement = _insert_if(model, tuple(row), check.admitted)
+    params = {f"value_{name}": value for name, value in row.items()} | dict(check.params)
+    inserted = (await connection.execute(statement, params)).first()
+    if inserted is None:
+        check.admit((await connection.execute(select(check.column), check.params)).scalar())
+        raise AuthenticationError  # admitted between the two statements: sign in again
+    return inserted

@@ -16,7 +16,6 @@ from typing import (
     Any,
     ClassVar,
     Generic,
-    Protocol,
     Self,
     TypeVar,
     Union,
@@ -45,6 +44,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from app.core.errors import FieldError
+from app.core.models import Owner
 from app.core.types import Instant
 
 MAX_LIMIT = 100
@@ -78,32 +78,6 @@ def sort_param(sort: Any, default: str) -> Any:
         for value in get_args(sort)
     ]
     return Field(default=default, json_schema_extra={"x-enum-varnames": names})
-
-
-class CallerCheck(Protocol):
-    """A check of the caller that a list makes in its own statement rather than in one before
-    it: a statement less a list (docs/performance.md). `column` is a scalar subquery of the
-    values in `params`, NULL when it finds no row; `admit` raises unless its value lets the
-    caller in. The page's rows are read either way and shown only once it has."""
-
-    @property
-    def column(self) -> ScalarSelect[Any]: ...
-
-    @property
-    def params(self) -> Mapping[str, Any]: ...
-
-    def admit(self, value: Any) -> None: ...
-
-
-class Owner(Protocol):
-    """Whose rows a list shows, by `owner_id`, and the check of the caller, if it is still to
-    be made."""
-
-    @property
-    def id(self) -> UUID: ...
-
-    @property
-    def check(self) -> CallerCheck | None: ...
 
 
 class Page(BaseModel, Generic[T]):
