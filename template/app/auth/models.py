@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from uuid import UUID, uuid4
 
 from pydantic import StringConstraints
@@ -82,7 +82,7 @@ class RowOwner:
     check: CallerCheck | None
 
     @classmethod
-    def of(cls, caller: Caller) -> "RowOwner":
+    def of(cls, caller: Caller) -> Self:
         """A caller whose session was checked already."""
         return cls(id=caller.id, check=None)
 
