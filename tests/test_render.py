@@ -7,6 +7,7 @@ answer set (``helpers.RENDERS``) serves all the checks on it.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import sqlite3
@@ -107,6 +108,45 @@ def unmet(requirement: Requirement, seen: set[str]) -> list[str]:
             if needed.marker is not None and needed.marker.evaluate({"extra": extra}):
                 problems += unmet(needed, seen)
     return problems
+
+
+# The classes that a resource's name must not give its own class (includes/resources.jinja).
+RESERVED_CLASSES = re.compile(r"set RESERVED_CLASSES = (\[.*?\])", re.DOTALL)
+
+
+def test_every_class_a_resource_module_imports_is_reserved(project: Path) -> None:
+    """A resource whose class would shadow a class imported beside it renders code that fails
+    mypy; the questions refuse such names, and this keeps their list complete. Beside it: in
+    its own modules and tests, and in every module that imports from them."""
+    jinja = (REPO_ROOT / "includes" / "resources.jinja").read_text()
+    reserved = set(ast.literal_eval(RESERVED_CLASSES.findall(jinja)[0]))
+    resources = {path.parent.name for path in project.glob("app/*/router.py")}
+    resources &= {path.parent.name for path in project.glob("app/*/models.py")}
+    resources -= {"auth", "audit"}
+    own_modules = tuple(f"app.{name}" for name in resources)
+    # The resources' own classes (`Todo`, `TodoCreate`, ...), which a module may import too.
+    own_classes = tuple(name.title().replace("_", "") for name in resources)
+    classes = set()
+    for path in rendered_files(project):
+        if path.suffix != ".py":
+            continue
+        imports = [
+            node
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom)
+        ]
+        in_resource = path.parent.name in resources and path.parent.parent.name in {"app", "tests"}
+        if in_resource or any((node.module or "").startswith(own_modules) for node in imports):
+            classes |= {
+                alias.asname or alias.name
+                for node in imports
+                if not (node.module or "").startswith(own_modules)
+                for alias in node.names
+                if alias.name[0].isupper()
+                and not alias.name.isupper()
+                and not alias.name.startswith(own_classes)
+            }
+    assert classes <= reserved, f"add to RESERVED_CLASSES: {sorted(classes - reserved)}"
 
 
 def test_rendered_dependencies_are_installed_here(project: Path) -> None:

@@ -150,6 +150,18 @@ REFUSED: list[Any] = [
         id="resources-reserved-name",
     ),
     pytest.param(
+        {"resources": "caller: {name: str}"},
+        "resources",
+        'resource name "caller" would name its class Caller, which its modules already import',
+        id="resources-class-name-of-the-auth-models",
+    ),
+    pytest.param(
+        {"resources": "day: {name: str}"},
+        "resources",
+        'resource name "day" would name its class Day, which its modules already import',
+        id="resources-class-name-of-a-field-type",
+    ),
+    pytest.param(
         {"resources": "audit_event: {name: str}"},
         "resources",
         'resource name "audit_event" is used by the generated app',
