@@ -123,9 +123,12 @@ def test_every_class_a_resource_module_imports_is_reserved(project: Path) -> Non
     resources = {path.parent.name for path in project.glob("app/*/router.py")}
     resources &= {path.parent.name for path in project.glob("app/*/models.py")}
     resources -= {"auth", "audit"}
-    own_modules = tuple(f"app.{name}" for name in resources)
-    # The resources' own classes (`Todo`, `TodoCreate`, ...), which a module may import too.
-    own_classes = tuple(name.title().replace("_", "") for name in resources)
+
+    def from_a_resource(node: ast.ImportFrom) -> bool:
+        # `from .models import ...` inside a resource's package, or `from app.<resource>...`.
+        parts = (node.module or "").split(".")
+        return node.level > 0 or (parts[0] == "app" and parts[1:2] in ([r] for r in resources))
+
     classes = set()
     for path in rendered_files(project):
         if path.suffix != ".py":
@@ -136,15 +139,13 @@ def test_every_class_a_resource_module_imports_is_reserved(project: Path) -> Non
             if isinstance(node, ast.ImportFrom)
         ]
         in_resource = path.parent.name in resources and path.parent.parent.name in {"app", "tests"}
-        if in_resource or any((node.module or "").startswith(own_modules) for node in imports):
+        if in_resource or any(from_a_resource(node) for node in imports):
             classes |= {
                 alias.asname or alias.name
                 for node in imports
-                if not (node.module or "").startswith(own_modules)
+                if not from_a_resource(node)
                 for alias in node.names
-                if alias.name[0].isupper()
-                and not alias.name.isupper()
-                and not alias.name.startswith(own_classes)
+                if alias.name[0].isupper() and not alias.name.isupper()
             }
     assert classes <= reserved, f"add to RESERVED_CLASSES: {sorted(classes - reserved)}"
 
